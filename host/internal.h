@@ -1,0 +1,118 @@
+/* Internal structures of the host layer and the backend table. */
+#ifndef AIMC_HOST_INTERNAL_H
+#define AIMC_HOST_INTERNAL_H
+
+#include "aimc.h"
+#include "kernels/common/params.h"
+
+#define AIMC_MAX_DIM 65536
+#define AIMC_ERROR_LEN 512
+
+typedef struct aimc_backend_ops aimc_backend_ops_t;
+
+struct aimc_context {
+  aimc_backend_t backend;
+  const aimc_backend_ops_t *ops;
+  uint64_t seed;
+  int32_t n_threads;
+  int32_t cuda_device;
+  uint64_t n_batches_created; /* derives seeds of batches created without one */
+  void *backend_data;         /* CUDA: stream, cuBLAS handle */
+  char last_error[AIMC_ERROR_LEN];
+};
+
+/* Operation counters: each names the call in the random-stream counter, so
+ * every operation draws fresh numbers and the draws of one kind of operation
+ * do not depend on how many operations of another kind ran. */
+typedef struct aimc_counters {
+  uint64_t mvm[4];      /* per aimc_direction_t */
+  uint64_t update;
+  uint64_t write;       /* write-noise redraws (update, program, decay, reset) */
+  uint64_t decay;
+  uint64_t reset;
+} aimc_counters_t;
+
+struct aimc_tiles {
+  aimc_context_t *ctx;
+  aimc_tile_config_t *configs;   /* host, n_tiles */
+  aimc_tile_params_t *hparams;   /* host, n_tiles */
+  aimc_tile_stats_t *stats;      /* backend memory, n_tiles */
+  aimc_state_t st;               /* st.params points to the backend copy of hparams */
+  uint64_t seed;
+  aimc_counters_t counters;
+};
+
+/* Arguments of the backend operations. */
+typedef struct aimc_mvm_args {
+  int32_t dir;
+  const float *in;
+  int64_t in_tile_stride;
+  float *out;
+  int64_t batch;
+  uint64_t call;
+} aimc_mvm_args_t;
+
+typedef struct aimc_update_args {
+  const float *x, *d;
+  int64_t x_tile_stride, d_tile_stride;
+  int64_t batch;
+  uint64_t call;       /* update counter */
+  uint64_t write_call; /* write-noise counter */
+} aimc_update_args_t;
+
+typedef enum aimc_write_mode {
+  AIMC_WRITE_EXACT = 0,   /* visible = w exactly */
+  AIMC_WRITE_PROGRAM = 1, /* device state clipped, write noise when enabled on set */
+  AIMC_WRITE_INIT = 2     /* device state clipped, no write noise */
+} aimc_write_mode_t;
+
+/* What a backend provides. Every function receives validated arguments. */
+struct aimc_backend_ops {
+  const char *name;
+  aimc_status_t (*init)(aimc_context_t *ctx);
+  void (*shutdown)(aimc_context_t *ctx);
+  aimc_status_t (*alloc)(aimc_context_t *ctx, void **ptr, size_t bytes);
+  void (*release)(aimc_context_t *ctx, void *ptr);
+  aimc_status_t (*copy)(aimc_context_t *ctx, void *dst, const void *src, size_t bytes,
+                        aimc_copy_kind_t kind);
+  aimc_status_t (*zero)(aimc_context_t *ctx, void *ptr, size_t bytes);
+  aimc_status_t (*synchronize)(aimc_context_t *ctx);
+  /* Fills every allocated plane with the device-to-device draws. */
+  aimc_status_t (*sample_devices)(aimc_context_t *ctx, aimc_state_t *st);
+  /* w == NULL writes zeros. */
+  aimc_status_t (*write_weights)(aimc_context_t *ctx, aimc_state_t *st, const float *w,
+                                 aimc_write_mode_t mode, uint64_t write_call);
+  aimc_status_t (*mvm)(aimc_context_t *ctx, const aimc_state_t *st, const aimc_mvm_args_t *a,
+                       aimc_tile_stats_t *stats);
+  aimc_status_t (*update)(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,
+                          aimc_tile_stats_t *stats);
+  aimc_status_t (*decay)(aimc_context_t *ctx, aimc_state_t *st, uint64_t call,
+                         uint64_t write_call);
+  aimc_status_t (*reset_columns)(aimc_context_t *ctx, aimc_state_t *st, int32_t col_start,
+                                 int32_t n_cols, float prob, uint64_t call, uint64_t write_call);
+};
+
+extern const aimc_backend_ops_t aimc_cpu_backend;
+#if defined(AIMC_WITH_CUDA)
+extern const aimc_backend_ops_t aimc_cuda_backend;
+int aimc_cuda_device_count(void);
+#endif
+
+/* Errors: record the message on the context (may be NULL) and the calling
+ * thread, return the status. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+aimc_status_t aimc_error(aimc_context_t *ctx, aimc_status_t status, const char *fmt, ...);
+void aimc_clear_error(aimc_context_t *ctx);
+
+/* Config helpers (config.c). */
+aimc_status_t aimc_config_check(const aimc_tile_config_t *cfg, const char *prefix, char *msg,
+                                size_t msg_len);
+void aimc_resolve_params(const aimc_tile_config_t *cfg, uint64_t key, aimc_tile_params_t *p);
+float aimc_device_granularity(const aimc_device_desc_t *d);
+
+/* Number of elements of a batch as size_t, or 0 on overflow. */
+size_t aimc_checked_count(int64_t a, int64_t b, int64_t c);
+
+#endif

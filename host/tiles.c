@@ -1,0 +1,480 @@
+/* Tile batches: creation from descriptors, argument validation, and the
+ * dispatch of every operation to the context's backend. Every entry point
+ * validates all arguments before anything is changed. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/internal.h"
+#include "kernels/common/rng.h"
+
+void aimc_tiles_desc_default(aimc_tiles_desc_t *desc) {
+  if (!desc) return;
+  memset(desc, 0, sizeof *desc);
+  desc->n_tiles = 1;
+  desc->rows = 1;
+  desc->cols = 1;
+  aimc_tile_config_default(&desc->config);
+  desc->per_tile = NULL;
+  desc->seed = AIMC_SEED_FROM_CONTEXT;
+  desc->tile_seeds = NULL;
+}
+
+static const aimc_tile_config_t *config_of(const aimc_tiles_desc_t *desc, int64_t t) {
+  return desc->per_tile ? &desc->per_tile[t] : &desc->config;
+}
+
+/* Which optional planes, and whether a separate device-state array, the
+ * batch needs. */
+static void needed_planes(const aimc_tile_config_t *const *cfgs, int64_t n, int want[],
+                          int *separate_h) {
+  for (int k = 0; k < AIMC_PLANE_COUNT; ++k) want[k] = k <= AIMC_PLANE_STEP_DOWN;
+  *separate_h = 0;
+  for (int64_t t = 0; t < n; ++t) {
+    const aimc_device_desc_t *d = &cfgs[t]->device;
+    if (d->model == AIMC_DEVICE_LINEAR_STEP || d->model == AIMC_DEVICE_SOFT_BOUNDS ||
+        d->model == AIMC_DEVICE_POW_STEP)
+      want[AIMC_PLANE_SLOPE_UP] = want[AIMC_PLANE_SLOPE_DOWN] = 1;
+    if (d->model == AIMC_DEVICE_SOFT_BOUNDS_REFERENCE) {
+      want[AIMC_PLANE_REFERENCE] = 1;
+      *separate_h = 1;
+    }
+    if (d->lifetime > 0.0f) want[AIMC_PLANE_DECAY] = 1;
+    if (d->diffusion > 0.0f) want[AIMC_PLANE_DIFFUSION] = 1;
+    if (d->reset != 0.0f || d->reset_dtod > 0.0f) want[AIMC_PLANE_RESET_BIAS] = 1;
+    if (d->write_noise_std > 0.0f) *separate_h = 1;
+  }
+}
+
+static void free_state(aimc_tiles_t *t) {
+  aimc_context_t *ctx = t->ctx;
+  if (t->st.h && t->st.h != t->st.w) ctx->ops->release(ctx, t->st.h);
+  if (t->st.w) ctx->ops->release(ctx, t->st.w);
+  for (int k = 0; k < AIMC_PLANE_COUNT; ++k)
+    if (t->st.plane[k]) ctx->ops->release(ctx, t->st.plane[k]);
+  if (t->st.params) ctx->ops->release(ctx, (void *)t->st.params);
+  if (t->stats) ctx->ops->release(ctx, t->stats);
+  free(t->configs);
+  free(t->hparams);
+  free(t);
+}
+
+void aimc_tiles_destroy(aimc_tiles_t *tiles) {
+  if (tiles) free_state(tiles);
+}
+
+static aimc_status_t alloc_backend(aimc_tiles_t *t, void **p, size_t bytes, const char *what) {
+  aimc_context_t *ctx = t->ctx;
+  aimc_status_t s = ctx->ops->alloc(ctx, p, bytes);
+  if (s != AIMC_OK)
+    return aimc_error(ctx, s, "could not allocate %zu bytes for %s of the tile batch (%s)", bytes,
+                      what, ctx->last_error);
+  return AIMC_OK;
+}
+
+static aimc_status_t check_desc(aimc_context_t *ctx, const aimc_tiles_desc_t *desc) {
+  if (desc->n_tiles < 1 || desc->n_tiles > ((int64_t)1 << 40))
+    return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
+                      "desc->n_tiles = %lld is out of range [1, 2^40]", (long long)desc->n_tiles);
+  if (desc->rows < 1 || desc->rows > AIMC_MAX_DIM)
+    return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "desc->rows = %d is out of range [1, %d]",
+                      (int)desc->rows, AIMC_MAX_DIM);
+  if (desc->cols < 1 || desc->cols > AIMC_MAX_DIM)
+    return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "desc->cols = %d is out of range [1, %d]",
+                      (int)desc->cols, AIMC_MAX_DIM);
+  if (!aimc_checked_count(desc->n_tiles, desc->rows, desc->cols))
+    return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
+                      "desc->n_tiles * rows * cols = %lld * %d * %d overflows the address space",
+                      (long long)desc->n_tiles, (int)desc->rows, (int)desc->cols);
+  char msg[AIMC_ERROR_LEN], prefix[64];
+  for (int64_t t = 0; t < (desc->per_tile ? desc->n_tiles : 1); ++t) {
+    if (desc->per_tile)
+      snprintf(prefix, sizeof prefix, "desc->per_tile[%lld]", (long long)t);
+    else
+      snprintf(prefix, sizeof prefix, "desc->config");
+    aimc_status_t s = aimc_config_check(config_of(desc, t), prefix, msg, sizeof msg);
+    if (s != AIMC_OK) return aimc_error(ctx, s, "%s", msg);
+  }
+  return AIMC_OK;
+}
+
+aimc_status_t aimc_tiles_create(aimc_context_t *ctx, const aimc_tiles_desc_t *desc,
+                                aimc_tiles_t **out) {
+  if (!ctx) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "ctx is NULL");
+  aimc_clear_error(ctx);
+  if (!desc) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "desc is NULL");
+  if (!out) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "tiles (output pointer) is NULL");
+  aimc_status_t s = check_desc(ctx, desc);
+  if (s != AIMC_OK) return s;
+
+  int64_t n = desc->n_tiles;
+  size_t nw = aimc_checked_count(n, desc->rows, desc->cols);
+  aimc_tiles_t *t = calloc(1, sizeof *t);
+  const aimc_tile_config_t **cfgs = malloc((size_t)n * sizeof *cfgs);
+  if (t) {
+    t->configs = malloc((size_t)n * sizeof *t->configs);
+    t->hparams = malloc((size_t)n * sizeof *t->hparams);
+  }
+  if (!t || !cfgs || !t->configs || !t->hparams) {
+    free(cfgs);
+    if (t) {
+      free(t->configs);
+      free(t->hparams);
+      free(t);
+    }
+    return aimc_error(ctx, AIMC_ERR_OUT_OF_MEMORY,
+                      "out of host memory for the configuration of %lld tiles", (long long)n);
+  }
+  t->ctx = ctx;
+  t->st.n_tiles = n;
+  t->st.rows = desc->rows;
+  t->st.cols = desc->cols;
+  t->seed = desc->seed == AIMC_SEED_FROM_CONTEXT
+                ? aimc_mix_key(ctx->seed, ctx->n_batches_created)
+                : desc->seed;
+  for (int64_t i = 0; i < n; ++i) {
+    cfgs[i] = config_of(desc, i);
+    t->configs[i] = *cfgs[i];
+    uint64_t key = desc->tile_seeds ? desc->tile_seeds[i] : aimc_mix_key(t->seed, (uint64_t)i);
+    aimc_resolve_params(cfgs[i], key, &t->hparams[i]);
+  }
+  int want[AIMC_PLANE_COUNT], separate_h;
+  needed_planes(cfgs, n, want, &separate_h);
+  free(cfgs);
+
+  static const char *plane_names[AIMC_PLANE_COUNT] = {
+      "min bounds", "max bounds", "up steps", "down steps", "up slopes",
+      "down slopes", "references", "decay scales", "diffusion rates", "reset biases"};
+  size_t wbytes = nw * sizeof(float);
+  if ((s = alloc_backend(t, (void **)&t->st.w, wbytes, "the weights")) != AIMC_OK) goto fail;
+  t->st.h = t->st.w;
+  if (separate_h &&
+      (s = alloc_backend(t, (void **)&t->st.h, wbytes, "the device states")) != AIMC_OK)
+    goto fail;
+  for (int k = 0; k < AIMC_PLANE_COUNT; ++k)
+    if (want[k] && (s = alloc_backend(t, (void **)&t->st.plane[k], wbytes, plane_names[k])) !=
+                       AIMC_OK)
+      goto fail;
+  size_t pbytes = (size_t)n * sizeof(aimc_tile_params_t);
+  if ((s = alloc_backend(t, (void **)&t->st.params, pbytes, "the per-tile parameters")) != AIMC_OK)
+    goto fail;
+  if ((s = alloc_backend(t, (void **)&t->stats, (size_t)n * sizeof(aimc_tile_stats_t),
+                         "the statistics")) != AIMC_OK)
+    goto fail;
+  if ((s = ctx->ops->copy(ctx, (void *)t->st.params, t->hparams, pbytes,
+                          AIMC_COPY_HOST_TO_CONTEXT)) != AIMC_OK ||
+      (s = ctx->ops->zero(ctx, t->stats, (size_t)n * sizeof(aimc_tile_stats_t))) != AIMC_OK ||
+      (s = ctx->ops->sample_devices(ctx, &t->st)) != AIMC_OK ||
+      (s = ctx->ops->write_weights(ctx, &t->st, NULL, AIMC_WRITE_INIT, 0)) != AIMC_OK)
+    goto fail;
+  ctx->n_batches_created++;
+  *out = t;
+  return AIMC_OK;
+fail:
+  free_state(t);
+  return s;
+}
+
+aimc_status_t aimc_tiles_shape(const aimc_tiles_t *tiles, int64_t *n_tiles, int32_t *rows,
+                               int32_t *cols) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  if (n_tiles) *n_tiles = tiles->st.n_tiles;
+  if (rows) *rows = tiles->st.rows;
+  if (cols) *cols = tiles->st.cols;
+  return AIMC_OK;
+}
+
+aimc_status_t aimc_tiles_get_config(const aimc_tiles_t *tiles, int64_t tile,
+                                    aimc_tile_config_t *cfg) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  if (!cfg) return aimc_error(tiles->ctx, AIMC_ERR_INVALID_ARGUMENT, "cfg is NULL");
+  if (tile < 0 || tile >= tiles->st.n_tiles)
+    return aimc_error(tiles->ctx, AIMC_ERR_INVALID_ARGUMENT, "tile = %lld is out of range [0, %lld)",
+                      (long long)tile, (long long)tiles->st.n_tiles);
+  *cfg = tiles->configs[tile];
+  return AIMC_OK;
+}
+
+/* ---- Analog reads -------------------------------------------------------- */
+
+static aimc_status_t check_stride(aimc_context_t *ctx, const char *name, int64_t stride,
+                                  int64_t batch, int64_t n) {
+  if (stride == 0 || stride >= batch * n) return AIMC_OK;
+  return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
+                    "%s = %lld is out of range: 0 (shared input) or >= batch * %lld = %lld", name,
+                    (long long)stride, (long long)n, (long long)(batch * n));
+}
+
+static aimc_status_t check_batch(aimc_context_t *ctx, int64_t batch, int64_t n_tiles,
+                                 int64_t width) {
+  if (batch < 0 || batch > ((int64_t)1 << 40))
+    return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "batch = %lld is out of range [0, 2^40]",
+                      (long long)batch);
+  if (batch > 0 && !aimc_checked_count(n_tiles, batch, width))
+    return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
+                      "batch = %lld makes the data of %lld tiles overflow the address space",
+                      (long long)batch, (long long)n_tiles);
+  return AIMC_OK;
+}
+
+aimc_status_t aimc_tiles_mvm_ex(aimc_tiles_t *tiles, aimc_direction_t dir, const float *in,
+                                int64_t in_tile_stride, float *out, int64_t batch) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  aimc_context_t *ctx = tiles->ctx;
+  aimc_clear_error(ctx);
+  if ((int)dir < 0 || (int)dir > 3)
+    return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
+                      "dir = %d is not a direction (allowed: 0 FORWARD, 1 BACKWARD, 2 "
+                      "TRANSFER_FORWARD, 3 TRANSFER_BACKWARD)",
+                      (int)dir);
+  int transposed = dir == AIMC_BACKWARD || dir == AIMC_TRANSFER_BACKWARD;
+  int64_t n_in = transposed ? tiles->st.rows : tiles->st.cols;
+  int64_t n_out = transposed ? tiles->st.cols : tiles->st.rows;
+  aimc_status_t s = check_batch(ctx, batch, tiles->st.n_tiles, n_in > n_out ? n_in : n_out);
+  if (s != AIMC_OK) return s;
+  if (batch == 0) return AIMC_OK;
+  if (!in) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "in (the input array) is NULL");
+  if (!out) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "out (the output array) is NULL");
+  if ((s = check_stride(ctx, "in_tile_stride", in_tile_stride, batch, n_in)) != AIMC_OK) return s;
+  aimc_mvm_args_t a = {dir, in, in_tile_stride, out, batch, tiles->counters.mvm[dir]};
+  s = ctx->ops->mvm(ctx, &tiles->st, &a, tiles->stats);
+  if (s == AIMC_OK) tiles->counters.mvm[dir]++;
+  return s;
+}
+
+aimc_status_t aimc_tiles_forward(aimc_tiles_t *tiles, const float *x, float *y, int64_t batch) {
+  int64_t stride = tiles ? batch * tiles->st.cols : 0;
+  return aimc_tiles_mvm_ex(tiles, AIMC_FORWARD, x, stride, y, batch);
+}
+
+aimc_status_t aimc_tiles_backward(aimc_tiles_t *tiles, const float *d, float *x_grad,
+                                  int64_t batch) {
+  int64_t stride = tiles ? batch * tiles->st.rows : 0;
+  return aimc_tiles_mvm_ex(tiles, AIMC_BACKWARD, d, stride, x_grad, batch);
+}
+
+/* ---- Update ---------------------------------------------------------------- */
+
+aimc_status_t aimc_tiles_update_ex(aimc_tiles_t *tiles, const float *x, int64_t x_tile_stride,
+                                   const float *d, int64_t d_tile_stride, int64_t batch) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  aimc_context_t *ctx = tiles->ctx;
+  aimc_clear_error(ctx);
+  int64_t width = tiles->st.rows > tiles->st.cols ? tiles->st.rows : tiles->st.cols;
+  aimc_status_t s = check_batch(ctx, batch, tiles->st.n_tiles, width);
+  if (s != AIMC_OK) return s;
+  if (batch == 0) return AIMC_OK;
+  if (!x) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "x is NULL");
+  if (!d) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "d is NULL");
+  if ((s = check_stride(ctx, "x_tile_stride", x_tile_stride, batch, tiles->st.cols)) != AIMC_OK ||
+      (s = check_stride(ctx, "d_tile_stride", d_tile_stride, batch, tiles->st.rows)) != AIMC_OK)
+    return s;
+  aimc_update_args_t a = {x, d, x_tile_stride, d_tile_stride, batch, tiles->counters.update,
+                          tiles->counters.write};
+  s = ctx->ops->update(ctx, &tiles->st, &a, tiles->stats);
+  if (s == AIMC_OK) {
+    tiles->counters.update++;
+    tiles->counters.write++;
+  }
+  return s;
+}
+
+aimc_status_t aimc_tiles_update(aimc_tiles_t *tiles, const float *x, const float *d,
+                                int64_t batch) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  return aimc_tiles_update_ex(tiles, x, batch * tiles->st.cols, d, batch * tiles->st.rows, batch);
+}
+
+/* New learning rates for the tiles (host array, or one value for all). */
+static aimc_status_t set_rates(aimc_tiles_t *tiles, const float *lr, float lr_all) {
+  aimc_context_t *ctx = tiles->ctx;
+  aimc_clear_error(ctx);
+  int64_t n = tiles->st.n_tiles;
+  char msg[AIMC_ERROR_LEN], prefix[64];
+  for (int64_t t = 0; t < n; ++t) {
+    float v = lr ? lr[t] : lr_all;
+    if (!(v >= 0.0f && v <= 3.4028234e38f)) {
+      if (lr)
+        return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "lr[%lld] = %g is out of range [0, inf)",
+                          (long long)t, (double)v);
+      return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "lr = %g is out of range [0, inf)",
+                        (double)v);
+    }
+    aimc_tile_config_t c = tiles->configs[t];
+    c.update.learning_rate = v;
+    snprintf(prefix, sizeof prefix, "tile %lld", (long long)t);
+    if (aimc_config_check(&c, prefix, msg, sizeof msg) != AIMC_OK)
+      return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "%s", msg);
+  }
+  for (int64_t t = 0; t < n; ++t) {
+    float v = lr ? lr[t] : lr_all;
+    tiles->configs[t].update.learning_rate = v;
+    tiles->hparams[t].upd.lr = v;
+  }
+  return ctx->ops->copy(ctx, (void *)tiles->st.params, tiles->hparams,
+                        (size_t)n * sizeof(aimc_tile_params_t), AIMC_COPY_HOST_TO_CONTEXT);
+}
+
+aimc_status_t aimc_tiles_set_learning_rate(aimc_tiles_t *tiles, float lr) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  return set_rates(tiles, NULL, lr);
+}
+
+aimc_status_t aimc_tiles_set_learning_rates(aimc_tiles_t *tiles, const float *lr) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  if (!lr) return aimc_error(tiles->ctx, AIMC_ERR_INVALID_ARGUMENT, "lr is NULL");
+  return set_rates(tiles, lr, 0.0f);
+}
+
+/* ---- Weights and device state ------------------------------------------- */
+
+static size_t weight_bytes(const aimc_tiles_t *t) {
+  return aimc_checked_count(t->st.n_tiles, t->st.rows, t->st.cols) * sizeof(float);
+}
+
+aimc_status_t aimc_tiles_get_weights(const aimc_tiles_t *tiles, float *w) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  if (!w) return aimc_error(tiles->ctx, AIMC_ERR_INVALID_ARGUMENT, "w is NULL");
+  return tiles->ctx->ops->copy(tiles->ctx, w, tiles->st.w, weight_bytes(tiles),
+                               AIMC_COPY_CONTEXT_TO_CONTEXT);
+}
+
+static aimc_status_t write_weights(aimc_tiles_t *tiles, const float *w, aimc_write_mode_t mode) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  aimc_clear_error(tiles->ctx);
+  if (!w) return aimc_error(tiles->ctx, AIMC_ERR_INVALID_ARGUMENT, "w is NULL");
+  aimc_status_t s =
+      tiles->ctx->ops->write_weights(tiles->ctx, &tiles->st, w, mode, tiles->counters.write);
+  if (s == AIMC_OK) tiles->counters.write++;
+  return s;
+}
+
+aimc_status_t aimc_tiles_set_weights(aimc_tiles_t *tiles, const float *w) {
+  return write_weights(tiles, w, AIMC_WRITE_EXACT);
+}
+
+aimc_status_t aimc_tiles_program_weights(aimc_tiles_t *tiles, const float *w) {
+  return write_weights(tiles, w, AIMC_WRITE_PROGRAM);
+}
+
+aimc_status_t aimc_tiles_decay(aimc_tiles_t *tiles) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  aimc_clear_error(tiles->ctx);
+  aimc_status_t s = tiles->ctx->ops->decay(tiles->ctx, &tiles->st, tiles->counters.decay,
+                                           tiles->counters.write);
+  if (s == AIMC_OK) {
+    tiles->counters.decay++;
+    tiles->counters.write++;
+  }
+  return s;
+}
+
+aimc_status_t aimc_tiles_reset_columns(aimc_tiles_t *tiles, int32_t col_start, int32_t n_cols,
+                                       float prob) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  aimc_context_t *ctx = tiles->ctx;
+  aimc_clear_error(ctx);
+  if (col_start < 0 || col_start >= tiles->st.cols)
+    return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "col_start = %d is out of range [0, %d)",
+                      (int)col_start, (int)tiles->st.cols);
+  if (n_cols > tiles->st.cols)
+    return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
+                      "n_cols = %d is out of range [0, %d] (or negative for all columns)",
+                      (int)n_cols, (int)tiles->st.cols);
+  if (!(prob >= 0.0f && prob <= 1.0f))
+    return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "prob = %g is out of range [0, 1]",
+                      (double)prob);
+  if (n_cols < 0) {
+    col_start = 0;
+    n_cols = tiles->st.cols;
+  }
+  aimc_status_t s = ctx->ops->reset_columns(ctx, &tiles->st, col_start, n_cols, prob,
+                                            tiles->counters.reset, tiles->counters.write);
+  if (s == AIMC_OK) {
+    tiles->counters.reset++;
+    tiles->counters.write++;
+  }
+  return s;
+}
+
+/* ---- Introspection -------------------------------------------------------- */
+
+/* The plane holding `which` for tile t, or the value every weight of the
+ * tile has when no plane holds it. */
+static const float *param_plane(const aimc_tiles_t *tiles, aimc_device_param_t which, int64_t t,
+                                float *constant) {
+  int model = tiles->configs[t].device.model;
+  int linear = model == AIMC_DEVICE_LINEAR_STEP || model == AIMC_DEVICE_SOFT_BOUNDS;
+  int pow = model == AIMC_DEVICE_POW_STEP;
+  const aimc_state_t *st = &tiles->st;
+  *constant = 0.0f;
+  switch (which) {
+    case AIMC_PARAM_HIDDEN_WEIGHT: return st->h;
+    case AIMC_PARAM_MIN_BOUND: return st->plane[AIMC_PLANE_MIN_BOUND];
+    case AIMC_PARAM_MAX_BOUND: return st->plane[AIMC_PLANE_MAX_BOUND];
+    case AIMC_PARAM_STEP_UP: return st->plane[AIMC_PLANE_STEP_UP];
+    case AIMC_PARAM_STEP_DOWN: return st->plane[AIMC_PLANE_STEP_DOWN];
+    case AIMC_PARAM_SLOPE_UP: return linear ? st->plane[AIMC_PLANE_SLOPE_UP] : NULL;
+    case AIMC_PARAM_SLOPE_DOWN: return linear ? st->plane[AIMC_PLANE_SLOPE_DOWN] : NULL;
+    case AIMC_PARAM_GAMMA_UP: return pow ? st->plane[AIMC_PLANE_SLOPE_UP] : NULL;
+    case AIMC_PARAM_GAMMA_DOWN: return pow ? st->plane[AIMC_PLANE_SLOPE_DOWN] : NULL;
+    case AIMC_PARAM_REFERENCE:
+      return model == AIMC_DEVICE_SOFT_BOUNDS_REFERENCE ? st->plane[AIMC_PLANE_REFERENCE] : NULL;
+    case AIMC_PARAM_DECAY_SCALE:
+      *constant = 1.0f;
+      return tiles->configs[t].device.lifetime > 0.0f ? st->plane[AIMC_PLANE_DECAY] : NULL;
+    case AIMC_PARAM_DIFFUSION:
+      return tiles->configs[t].device.diffusion > 0.0f ? st->plane[AIMC_PLANE_DIFFUSION] : NULL;
+    case AIMC_PARAM_RESET_BIAS: return st->plane[AIMC_PLANE_RESET_BIAS];
+    default: return NULL;
+  }
+}
+
+aimc_status_t aimc_tiles_get_device_param(const aimc_tiles_t *tiles, aimc_device_param_t which,
+                                          float *out) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  aimc_context_t *ctx = tiles->ctx;
+  if (!out) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "out is NULL");
+  if ((int)which < 0 || which >= AIMC_PARAM_COUNT)
+    return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
+                      "which = %d is not a device parameter (allowed: 0..%d)", (int)which,
+                      AIMC_PARAM_COUNT - 1);
+  size_t per_tile = (size_t)tiles->st.rows * (size_t)tiles->st.cols;
+  float *fill = NULL;
+  for (int64_t t = 0; t < tiles->st.n_tiles; ++t) {
+    float constant;
+    const float *src = param_plane(tiles, which, t, &constant);
+    float *dst = out + (size_t)t * per_tile;
+    aimc_status_t s;
+    if (src) {
+      s = ctx->ops->copy(ctx, dst, src + (size_t)t * per_tile, per_tile * sizeof(float),
+                         AIMC_COPY_CONTEXT_TO_CONTEXT);
+    } else {
+      if (!fill && !(fill = malloc(per_tile * sizeof(float))))
+        return aimc_error(ctx, AIMC_ERR_OUT_OF_MEMORY, "out of host memory");
+      for (size_t k = 0; k < per_tile; ++k) fill[k] = constant;
+      s = ctx->ops->copy(ctx, dst, fill, per_tile * sizeof(float), AIMC_COPY_HOST_TO_CONTEXT);
+    }
+    if (s != AIMC_OK) {
+      free(fill);
+      return s;
+    }
+  }
+  free(fill);
+  return AIMC_OK;
+}
+
+aimc_status_t aimc_tiles_get_stats(const aimc_tiles_t *tiles, aimc_tile_stats_t *stats) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  if (!stats) return aimc_error(tiles->ctx, AIMC_ERR_INVALID_ARGUMENT, "stats is NULL");
+  return tiles->ctx->ops->copy(tiles->ctx, stats, tiles->stats,
+                               (size_t)tiles->st.n_tiles * sizeof(aimc_tile_stats_t),
+                               AIMC_COPY_CONTEXT_TO_HOST);
+}
+
+aimc_status_t aimc_tiles_reset_stats(aimc_tiles_t *tiles) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  return tiles->ctx->ops->zero(tiles->ctx, tiles->stats,
+                               (size_t)tiles->st.n_tiles * sizeof(aimc_tile_stats_t));
+}

@@ -1,0 +1,133 @@
+/* Pulsed-update rules shared by both backends: per-sample BL/A/B (update
+ * management), firing probabilities, bit-packed Bernoulli pulse trains and
+ * the pulse counts of the deterministic pulse types.
+ *
+ * Coincidence model (Gokmen & Vlasov 2016): in each of BL slots the input
+ * line j fires with probability p_x = B|x_j| and the output line i with
+ * p_d = A|d_i|, independently; each slot where both fire is one pulse on
+ * device (i,j) in direction -sign(d_i x_j). E[n_ij] = BL A B |x_j d_i| =
+ * lr |x_j d_i| / granularity. */
+#ifndef AIMC_COMMON_UPDATE_H
+#define AIMC_COMMON_UPDATE_H
+
+#include "params.h"
+#include "rng.h"
+
+#define AIMC_MAX_BL 65535
+#define AIMC_TRAIN_WORDS(bl) (((bl) + 31) / 32)
+
+typedef struct aimc_blab {
+  int32_t bl; /* pulse-train length of this sample; 0 = no pulses */
+  float a;    /* d-side scale: p_d = a |d| */
+  float b;    /* x-side scale: p_x = b |x| */
+} aimc_blab_t;
+
+/* BL, A, B of one sample with max|x| = xmax and max|d| = dmax (aihwkit's
+ * calculateBlAB and performUpdateManagement). */
+AIMC_HD aimc_blab_t aimc_update_blab(const aimc_update_params_t *u, float xmax, float dmax) {
+  aimc_blab_t r;
+  float lr = u->lr, g = u->granularity;
+  r.bl = 0;
+  r.a = 0.0f;
+  r.b = 0.0f;
+  if (!(lr > 0.0f)) return r;
+  if (u->fixed_bl || u->ublm || !(g * (float)u->desired_bl < lr)) {
+    r.bl = u->desired_bl;
+    r.a = sqrtf(lr / (g * (float)r.bl));
+  } else {
+    r.bl = (int32_t)aimc_maxf(ceilf(lr / g), 1.0f);
+    r.a = 1.0f;
+  }
+  r.b = r.a;
+  if (!(u->um || u->ublm)) return r;
+  if (xmax == 0.0f || dmax == 0.0f) {
+    r.bl = 0;
+    return r;
+  }
+  float xv = xmax, dv = u->um_grad_scale * dmax;
+  float k = lr * xv * dv / g;
+  if (u->ublm) {
+    r.bl = (int32_t)aimc_minf(ceilf(k), (float)u->desired_bl);
+    r.a = sqrtf(lr / (g * (float)r.bl));
+    r.b = r.a;
+  }
+  if (k > (float)u->desired_bl) dv = dv * (float)u->desired_bl / k; /* clips d, never x */
+  r.a = r.a * sqrtf(xv / dv);
+  r.b = r.b * sqrtf(dv / xv);
+  return r;
+}
+
+/* Firing probability scale*|v|, optionally quantised to res (stochastically
+ * with the uniform u). Values >= 1 fire in every slot. */
+AIMC_HD float aimc_update_prob(const aimc_update_params_t *u, float v, float scale, float uni) {
+  float p = scale * aimc_absf(v);
+  if (u->res > 0.0f) {
+    float q = p / u->res;
+    if (u->sto_round) q = q + (uni - 0.5f);
+    p = rintf(q) * u->res;
+  }
+  return p;
+}
+
+/* Random-stream block of slot group k/4 of line `line` (sample-major index
+ * b * n_lines + line). Slots k < 2^16, hence the shift. */
+AIMC_HD uint64_t aimc_train_block(uint64_t sample_line, int32_t slot) {
+  return (sample_line << 14) | (uint64_t)(slot >> 2);
+}
+
+/* Bernoulli pulse train of one line with probability p over bl slots, packed
+ * 32 slots per word (slot k in word k/32, bit k%32). */
+AIMC_HD void aimc_make_train(uint64_t key, uint64_t subsequence, uint64_t sample_line, float p,
+                             int32_t bl, uint32_t *words) {
+  int32_t nw = AIMC_TRAIN_WORDS(bl);
+  for (int32_t w = 0; w < nw; ++w) words[w] = 0u;
+  if (!(p > 0.0f)) return;
+  aimc_u32x4 r;
+  r.v[0] = r.v[1] = r.v[2] = r.v[3] = 0u;
+  for (int32_t k = 0; k < bl; ++k) {
+    if ((k & 3) == 0) r = aimc_philox_block(key, subsequence, aimc_train_block(sample_line, k));
+    if (aimc_u01(r.v[k & 3]) < p) words[k >> 5] |= 1u << (k & 31);
+  }
+}
+
+AIMC_HD int32_t aimc_popcount32(uint32_t v) {
+#if defined(__CUDA_ARCH__)
+  return __popc(v);
+#else
+  return __builtin_popcount(v);
+#endif
+}
+
+/* Coincidences of two packed trains. */
+AIMC_HD int32_t aimc_coincidences(const uint32_t *x, const uint32_t *d, int32_t nw) {
+  int32_t n = 0;
+  for (int32_t w = 0; w < nw; ++w) n += aimc_popcount32(x[w] & d[w]);
+  return n;
+}
+
+/* DETERMINISTIC_IMPLICIT: quantised, clamped probability of one line. */
+AIMC_HD float aimc_implicit_q(const aimc_update_params_t *u, float v, float scale, float res,
+                              float uni) {
+  float p = scale * aimc_absf(v);
+  if (res > 0.0f) {
+    float q = p / res;
+    if (u->sto_round) q = q + (uni - 0.5f);
+    p = rintf(q) * res;
+  }
+  return aimc_clampf(p, 0.0f, 1.0f);
+}
+
+/* Pulse count of a weight for the deterministic pulse types, from the
+ * per-line values cx (x side) and cd (d side): for DETERMINISTIC_IMPLICIT
+ * they are the clamped probabilities q, for MEAN_COUNT the line counts
+ * clamp(rint(BL p), 0, BL). */
+AIMC_HD int32_t aimc_implicit_count(int32_t pulse_type, int32_t bl, float cx, float cd) {
+  if (pulse_type == AIMC_PULSE_MEAN_COUNT) return (int32_t)rintf(cd / (float)bl * cx);
+  return (int32_t)rintf((float)bl * cd * cx);
+}
+
+AIMC_HD float aimc_mean_count(int32_t bl, float p) {
+  return aimc_clampf(rintf((float)bl * p), 0.0f, (float)bl);
+}
+
+#endif

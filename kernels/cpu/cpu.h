@@ -1,0 +1,25 @@
+/* The CPU reference backend: OpenMP loops over the shared per-element
+ * functions of kernels/common. Work is split over logical items (tiles,
+ * samples, rows) and every random number comes from its logical position,
+ * so results do not depend on the number of threads. */
+#ifndef AIMC_CPU_H
+#define AIMC_CPU_H
+
+#include "host/internal.h"
+
+int aimc_cpu_threads(const aimc_context_t *ctx);
+
+aimc_status_t aimc_cpu_sample_devices(aimc_context_t *ctx, aimc_state_t *st);
+aimc_status_t aimc_cpu_write_weights(aimc_context_t *ctx, aimc_state_t *st, const float *w,
+                                     aimc_write_mode_t mode, uint64_t write_call);
+aimc_status_t aimc_cpu_decay(aimc_context_t *ctx, aimc_state_t *st, uint64_t call,
+                             uint64_t write_call);
+aimc_status_t aimc_cpu_reset_columns(aimc_context_t *ctx, aimc_state_t *st, int32_t col_start,
+                                     int32_t n_cols, float prob, uint64_t call,
+                                     uint64_t write_call);
+aimc_status_t aimc_cpu_mvm(aimc_context_t *ctx, const aimc_state_t *st, const aimc_mvm_args_t *a,
+                           aimc_tile_stats_t *stats);
+aimc_status_t aimc_cpu_update(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,
+                              aimc_tile_stats_t *stats);
+
+#endif

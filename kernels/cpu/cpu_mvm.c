@@ -1,0 +1,165 @@
+/* CPU analog reads: forward (W x), backward (W^T d) and transfer reads of
+ * every tile, one work item per (tile, sample). */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+
+#include "kernels/common/io.h"
+#include "kernels/cpu/cpu.h"
+
+/* Dot product in a fixed order (8 partial sums, combined pairwise), so the
+ * compiler can vectorise it without reassociating. */
+static float dot(const float *a, const float *b, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += a[j + l] * b[j + l];
+  for (int l = 0; j < n; ++j, ++l) acc[l] += a[j] * b[j];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* y = W v (forward, n_out = rows) or y = W^T v (transposed, n_out = cols). */
+static void product(const float *w, int64_t rows, int64_t cols, int transposed, const float *v,
+                    float *y) {
+  if (!transposed) {
+    for (int64_t i = 0; i < rows; ++i) y[i] = dot(w + i * cols, v, cols);
+    return;
+  }
+  for (int64_t j = 0; j < cols; ++j) y[j] = 0.0f;
+  for (int64_t i = 0; i < rows; ++i) {
+    float a = v[i];
+    if (a == 0.0f) continue; /* adds exact zeros only; saves work on one-hot reads */
+    const float *row = w + i * cols;
+    for (int64_t j = 0; j < cols; ++j) y[j] += row[j] * a;
+  }
+}
+
+/* q_o of the PCM read noise: sum over inputs of |w| v^2. */
+static void pcm_moments(const float *w, int64_t rows, int64_t cols, int transposed,
+                        const float *v, float *q) {
+  int64_t n_out = transposed ? cols : rows;
+  for (int64_t o = 0; o < n_out; ++o) q[o] = 0.0f;
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      float a = fabsf(w[i * cols + j]);
+      if (transposed)
+        q[j] += a * v[i] * v[i];
+      else
+        q[i] += a * v[j] * v[j];
+    }
+}
+
+typedef struct scratch {
+  float *v, *y, *q, *nl, *sigma;
+} scratch_t;
+
+/* One sample of one tile through the IO pipeline; returns the passes made. */
+static int read_sample(const aimc_state_t *st, const aimc_mvm_args_t *a, int64_t t, int64_t b,
+                       scratch_t *s) {
+  const aimc_tile_params_t *tp = &st->params[t];
+  const aimc_io_params_t *p = &tp->io[a->dir];
+  int transposed = a->dir == AIMC_BACKWARD || a->dir == AIMC_TRANSFER_BACKWARD;
+  int64_t rows = st->rows, cols = st->cols;
+  int64_t n_in = transposed ? rows : cols, n_out = transposed ? cols : rows;
+  const float *w = st->w + t * rows * cols;
+  const float *in = a->in + t * a->in_tile_stride + b * n_in;
+  float *out = a->out + (t * a->batch + b) * n_out;
+
+  if (p->perfect) {
+    product(w, rows, cols, transposed, in, out);
+    for (int64_t o = 0; o < n_out; ++o) out[o] = out[o] * p->out_scale;
+    return 1;
+  }
+
+  int use_nm = p->nm != AIMC_NM_NONE, use_bm = p->bm != AIMC_BM_NONE;
+  float abs_max = 0.0f, max = -INFINITY, pos = 0.0f, neg = 0.0f, nm_s = 1.0f;
+  for (int64_t j = 0; j < n_in; ++j) {
+    float x = in[j];
+    abs_max = fmaxf(abs_max, fabsf(x));
+    max = fmaxf(max, x);
+    if (x > 0.0f) pos += x; else neg += x;
+  }
+  if (use_nm) {
+    nm_s = aimc_io_nm_scale(p, p->nm, abs_max, max, pos, neg);
+    if (!(nm_s > 0.0f)) {
+      if (transposed || !(p->inp_noise > 0.0f)) {
+        for (int64_t o = 0; o < n_out; ++o) out[o] = 0.0f;
+        return 1;
+      }
+      use_nm = 0; /* input noise alone still reads: unscaled */
+    }
+  }
+  for (int64_t o = 0; o < n_out; ++o)
+    aimc_io_output_constants(p, tp->key, a->dir, (uint64_t)o, &s->nl[o], &s->sigma[o]);
+
+  int in_random = aimc_io_input_random(p);
+  aimc_u32x4 zero_words = {{0u, 0u, 0u, 0u}};
+  float r = 1.0f, scale = 1.0f;
+  int round = 0;
+  for (;;) {
+    if (p->bm == AIMC_BM_ITERATIVE_WORST_CASE && round == 1 && p->nm != AIMC_NM_ABS_MAX_NP_SUM) {
+      nm_s = aimc_io_nm_scale(p, AIMC_NM_ABS_MAX_NP_SUM, abs_max, max, pos, neg);
+      use_nm = nm_s > 0.0f;
+      r = 1.0f;
+    }
+    scale = aimc_io_input_scale(use_nm, nm_s, use_bm, r);
+    uint64_t base = ((uint64_t)round * (uint64_t)a->batch + (uint64_t)b);
+    for (int64_t j = 0; j < n_in; ++j) {
+      aimc_u32x4 wd = in_random ? aimc_io_words(tp->key, a->dir, 0, a->call,
+                                                base * (uint64_t)n_in + (uint64_t)j)
+                                : zero_words;
+      s->v[j] = aimc_io_input(p, in[j], scale, wd);
+    }
+    product(w, rows, cols, transposed, s->v, s->y);
+    if (p->w_noise_type == AIMC_W_NOISE_PCM_READ)
+      pcm_moments(w, rows, cols, transposed, s->v, s->q);
+    float q_add = 0.0f;
+    if (p->w_noise_type == AIMC_W_NOISE_ADDITIVE_CONSTANT)
+      for (int64_t j = 0; j < n_in; ++j) q_add += s->v[j] * s->v[j];
+    int hit = 0;
+    for (int64_t o = 0; o < n_out; ++o) {
+      aimc_u32x4 wd = aimc_io_output_random(p, s->sigma[o])
+                          ? aimc_io_words(tp->key, a->dir, 1, a->call,
+                                          base * (uint64_t)n_out + (uint64_t)o)
+                          : zero_words;
+      float q = p->w_noise_type == AIMC_W_NOISE_PCM_READ ? s->q[o] : q_add;
+      float y = aimc_io_weight_noise(p, s->y[o], q, wd);
+      out[o] = aimc_io_output(p, y, s->nl[o], s->sigma[o], wd, &hit);
+    }
+    if (!use_bm || !hit || !aimc_io_bm_continue(p, r)) break;
+    r = r * 2.0f;
+    round++;
+  }
+  float factor = aimc_io_rescale(p, scale);
+  if (factor != 1.0f)
+    for (int64_t o = 0; o < n_out; ++o) out[o] = out[o] * factor;
+  return round + 1;
+}
+
+aimc_status_t aimc_cpu_mvm(aimc_context_t *ctx, const aimc_state_t *st, const aimc_mvm_args_t *a,
+                           aimc_tile_stats_t *stats) {
+  int64_t n_items = st->n_tiles * a->batch;
+  int64_t width = st->rows > st->cols ? st->rows : st->cols;
+  int nt = aimc_cpu_threads(ctx);
+  float *all = malloc((size_t)nt * (size_t)(5 * width) * sizeof(float));
+  if (!all)
+    return aimc_error(ctx, AIMC_ERR_OUT_OF_MEMORY, "out of host memory for read scratch buffers");
+#pragma omp parallel num_threads(nt)
+  {
+    float *buf = all + (size_t)omp_get_thread_num() * (size_t)(5 * width);
+    scratch_t s = {buf, buf + width, buf + 2 * width, buf + 3 * width, buf + 4 * width};
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t item = 0; item < n_items; ++item) {
+      int64_t t = item / a->batch, b = item % a->batch;
+      int passes = read_sample(st, a, t, b, &s);
+      if (a->dir == AIMC_FORWARD) {
+#pragma omp atomic
+        stats[t].forward_passes += (uint64_t)passes;
+#pragma omp atomic
+        stats[t].forward_samples += 1u;
+      }
+    }
+  }
+  free(all);
+  return AIMC_OK;
+}

@@ -1,0 +1,319 @@
+/* CPU pulsed update of every tile.
+ *
+ * Per tile: BL/A/B of every sample; then, a chunk of samples at a time, the
+ * bit-packed pulse trains of all input and output lines; then every weight
+ * walks the samples in order and applies its coincidences pulse by pulse
+ * through the device rule. Pulse trains depend only on x and d, so walking
+ * weight by weight gives exactly the sample-by-sample result. Many tiles are
+ * spread over threads; a few large tiles split their lines and rows. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/common/state.h"
+#include "kernels/common/update.h"
+#include "kernels/cpu/cpu.h"
+
+#define TRAIN_BUDGET_BYTES ((size_t)16 << 20)
+#define PULSED_BIT 0x80000000u
+
+typedef struct scratch {
+  aimc_blab_t *blab;   /* [batch] */
+  uint32_t *words;     /* [cols + rows][chunk][nw] pulse trains */
+  float *level;        /* [cols + rows][chunk] q or counts of the deterministic types */
+  uint8_t *neg;        /* [cols + rows][chunk] sign of the line value */
+  uint32_t *next;      /* [rows * cols] noise-stream position of each weight */
+  float *acc;          /* [n_acc][cols] rows of the exact updates, one per thread */
+} scratch_t;
+
+typedef struct plan {
+  int64_t chunk;       /* samples per chunk */
+  int32_t nw;          /* words per train */
+} plan_t;
+
+static int is_exact(int32_t pulse_type) {
+  return pulse_type == AIMC_PULSE_NONE || pulse_type == AIMC_PULSE_NONE_WITH_DEVICE;
+}
+
+static int32_t max_bl(const aimc_state_t *st) {
+  int32_t m = 1;
+  for (int64_t t = 0; t < st->n_tiles; ++t) {
+    const aimc_update_params_t *u = &st->params[t].upd;
+    int32_t bl = u->desired_bl;
+    if (!u->fixed_bl && !u->ublm && u->granularity * (float)u->desired_bl < u->lr)
+      bl = (int32_t)ceilf(u->lr / u->granularity);
+    if (bl > m) m = bl;
+  }
+  return m;
+}
+
+/* Bytes of pulse trains held at once; AIMC_CPU_TRAIN_BUDGET overrides it
+ * (the tests shrink it to check that chunking leaves results unchanged). */
+static size_t train_budget(void) {
+  const char *env = getenv("AIMC_CPU_TRAIN_BUDGET");
+  long long v = env ? atoll(env) : 0;
+  return v > 0 ? (size_t)v : TRAIN_BUDGET_BYTES;
+}
+
+static plan_t make_plan(const aimc_state_t *st, int64_t batch) {
+  plan_t p;
+  p.nw = AIMC_TRAIN_WORDS(max_bl(st));
+  size_t per_sample = (size_t)(st->rows + st->cols) * ((size_t)p.nw * 4u + 4u + 1u);
+  int64_t c = (int64_t)(train_budget() / per_sample);
+  p.chunk = c < 1 ? 1 : (c > batch ? batch : c);
+  return p;
+}
+
+static void free_scratch(scratch_t *s) {
+  free(s->blab);
+  free(s->words);
+  free(s->level);
+  free(s->neg);
+  free(s->next);
+  free(s->acc);
+}
+
+static int alloc_scratch(scratch_t *s, const aimc_state_t *st, int64_t batch, const plan_t *p,
+                         int n_acc) {
+  size_t lines = (size_t)(st->rows + st->cols) * (size_t)p->chunk;
+  memset(s, 0, sizeof *s);
+  s->blab = malloc((size_t)batch * sizeof *s->blab);
+  s->words = malloc(lines * (size_t)p->nw * sizeof *s->words);
+  s->level = malloc(lines * sizeof *s->level);
+  s->neg = malloc(lines);
+  s->next = malloc((size_t)st->rows * (size_t)st->cols * sizeof *s->next);
+  s->acc = malloc((size_t)n_acc * (size_t)st->cols * sizeof *s->acc);
+  if (s->blab && s->words && s->level && s->neg && s->next && s->acc) return 1;
+  free_scratch(s);
+  return 0;
+}
+
+/* Exact updates: NONE (ideal float device, W -= lr sum_b d_b x_b^T, the
+ * sum over samples in order) and NONE_WITH_DEVICE (per sample, the device
+ * state clipped to its bounds after each step). */
+static void update_exact(aimc_state_t *st, const aimc_update_args_t *a, int64_t t, float *acc_all,
+                         int inner, int nt) {
+  const aimc_tile_params_t *tp = &st->params[t];
+  int64_t rows = st->rows, cols = st->cols, per_tile = rows * cols;
+  const float *x = a->x + t * a->x_tile_stride;
+  const float *d = a->d + t * a->d_tile_stride;
+  float lr = tp->upd.lr;
+  int with_device = tp->upd.pulse_type == AIMC_PULSE_NONE_WITH_DEVICE;
+#pragma omp parallel for if (inner) num_threads(nt) schedule(static)
+  for (int64_t i = 0; i < rows; ++i) {
+    float *acc = acc_all + (size_t)omp_get_thread_num() * (size_t)cols;
+    int64_t k0 = t * per_tile + i * cols;
+    for (int64_t j = 0; j < cols; ++j) acc[j] = 0.0f;
+    if (!with_device) {
+      for (int64_t b = 0; b < a->batch; ++b) {
+        float di = d[b * rows + i];
+        const float *xb = x + b * cols;
+        for (int64_t j = 0; j < cols; ++j) acc[j] += di * xb[j];
+      }
+      for (int64_t j = 0; j < cols; ++j) {
+        aimc_wparams_t wp;
+        aimc_load_wparams(st, (size_t)(k0 + j), &wp);
+        float w = st->w[k0 + j] - lr * acc[j];
+        st->h[k0 + j] = w + wp.ref;
+        st->w[k0 + j] = w;
+      }
+      continue;
+    }
+    for (int64_t b = 0; b < a->batch; ++b) { /* acc[j] != 0 marks written devices */
+      float di = lr * d[b * rows + i];
+      if (di == 0.0f) continue;
+      const float *xb = x + b * cols;
+      for (int64_t j = 0; j < cols; ++j) {
+        if (xb[j] == 0.0f) continue;
+        aimc_wparams_t wp;
+        aimc_load_wparams(st, (size_t)(k0 + j), &wp);
+        st->h[k0 + j] = aimc_clampf(st->h[k0 + j] - di * xb[j], wp.bmin, wp.bmax);
+        acc[j] = 1.0f;
+      }
+    }
+    for (int64_t j = 0; j < cols; ++j) {
+      if (acc[j] == 0.0f) continue;
+      aimc_wparams_t wp;
+      aimc_load_wparams(st, (size_t)(k0 + j), &wp);
+      st->w[k0 + j] = aimc_refresh_visible(tp, st->h[k0 + j], wp.ref, a->write_call,
+                                           (uint64_t)(i * cols + j));
+    }
+  }
+}
+
+/* Line values of one chunk: trains (stochastic) or levels (deterministic).
+ * Lines 0..cols-1 are inputs x, cols..cols+rows-1 outputs d. */
+static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int64_t t,
+                       int64_t b0, int64_t nb, const plan_t *pl, scratch_t *s, int inner,
+                       int nt) {
+  const aimc_tile_params_t *tp = &st->params[t];
+  const aimc_update_params_t *u = &tp->upd;
+  int64_t rows = st->rows, cols = st->cols, n_lines = rows + cols;
+  const float *x = a->x + t * a->x_tile_stride;
+  const float *d = a->d + t * a->d_tile_stride;
+  uint64_t sub_x = aimc_subsequence(AIMC_STREAM_UPDATE_X, a->call);
+  uint64_t sub_d = aimc_subsequence(AIMC_STREAM_UPDATE_D, a->call);
+  uint64_t sub_round = aimc_subsequence(AIMC_STREAM_UPDATE_ROUND, a->call);
+#pragma omp parallel for if (inner) num_threads(nt) schedule(static)
+  for (int64_t l = 0; l < n_lines; ++l) {
+    int is_x = l < cols;
+    int64_t idx = is_x ? l : l - cols, n = is_x ? cols : rows;
+    for (int64_t c = 0; c < nb; ++c) {
+      int64_t b = b0 + c;
+      size_t slot = (size_t)(l * pl->chunk + c);
+      const aimc_blab_t *bb = &s->blab[b];
+      float v = is_x ? x[b * cols + idx] : d[b * rows + idx];
+      float scale = is_x ? bb->b : bb->a;
+      uint64_t sample_line = (uint64_t)(b * n + idx);
+      float uni = 0.0f;
+      if (u->sto_round) {
+        aimc_u32x4 r = aimc_philox_block(tp->key, sub_round, sample_line);
+        uni = aimc_u01(is_x ? r.v[0] : r.v[1]);
+      }
+      s->neg[slot] = v < 0.0f;
+      if (bb->bl == 0) {
+        s->level[slot] = 0.0f;
+        for (int32_t w = 0; w < pl->nw; ++w) s->words[slot * (size_t)pl->nw + (size_t)w] = 0u;
+        continue;
+      }
+      if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED) {
+        float p = aimc_update_prob(u, v, scale, uni);
+        aimc_make_train(tp->key, is_x ? sub_x : sub_d, sample_line, p, bb->bl,
+                        s->words + slot * (size_t)pl->nw);
+      } else if (u->pulse_type == AIMC_PULSE_MEAN_COUNT) {
+        s->level[slot] = aimc_mean_count(bb->bl, aimc_update_prob(u, v, scale, uni));
+      } else {
+        s->level[slot] = aimc_implicit_q(u, v, scale, is_x ? u->x_res_implicit : u->d_res_implicit,
+                                         uni);
+      }
+    }
+  }
+}
+
+/* Applies the coincidences of one chunk to every weight of tile t. */
+static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t t, int64_t b0,
+                         int64_t nb, int last_chunk, const plan_t *pl, scratch_t *s,
+                         aimc_tile_stats_t *stats, int inner, int nt) {
+  const aimc_tile_params_t *tp = &st->params[t];
+  const aimc_update_params_t *u = &tp->upd;
+  int64_t rows = st->rows, cols = st->cols, per_tile = rows * cols;
+  int stochastic = u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED;
+  int noisy = aimc_device_needs_noise(&tp->dev);
+  uint64_t sub = aimc_subsequence(AIMC_STREAM_UPDATE_PULSE, a->call);
+  uint64_t up_total = 0, down_total = 0;
+#pragma omp parallel for if (inner) num_threads(nt) schedule(static) reduction(+ : up_total, down_total)
+  for (int64_t i = 0; i < rows; ++i) {
+    size_t dl = (size_t)(cols + i) * (size_t)pl->chunk;
+    for (int64_t j = 0; j < cols; ++j) {
+      size_t xl = (size_t)j * (size_t)pl->chunk;
+      int64_t widx = i * cols + j, k = t * per_tile + widx;
+      /* per weight across chunks: bit 31 = pulsed in this call, rest = noise position */
+      uint32_t carried = b0 == 0 ? 0u : s->next[widx];
+      uint32_t pulsed = carried & PULSED_BIT, next = carried & ~PULSED_BIT;
+      float h = st->h[k];
+      aimc_wparams_t wp;
+      aimc_normal_stream_t ns;
+      int loaded = 0; /* parameters and noise stream, fetched at the first pulse */
+      for (int64_t c = 0; c < nb; ++c) {
+        int32_t bl = s->blab[b0 + c].bl;
+        if (bl == 0) continue;
+        int32_t n = stochastic ? aimc_coincidences(s->words + (xl + (size_t)c) * (size_t)pl->nw,
+                                                   s->words + (dl + (size_t)c) * (size_t)pl->nw,
+                                                   AIMC_TRAIN_WORDS(bl))
+                               : aimc_implicit_count(u->pulse_type, bl, s->level[xl + (size_t)c],
+                                                     s->level[dl + (size_t)c]);
+        if (n <= 0) continue;
+        if (!loaded) {
+          aimc_load_wparams(st, (size_t)k, &wp);
+          aimc_normal_stream_init(&ns, tp->key, sub, (uint64_t)widx << 32);
+          if (noisy) aimc_normal_stream_seek(&ns, next);
+          loaded = 1;
+          pulsed = PULSED_BIT;
+        }
+        /* W -= lr d x^T: the weight goes up when d and x differ in sign */
+        int up = s->neg[xl + (size_t)c] != s->neg[dl + (size_t)c];
+        for (int32_t q = 0; q < n; ++q)
+          h = aimc_device_pulse(&tp->dev, &wp, h, up, noisy ? aimc_normal_stream_next(&ns) : 0.0f);
+        if (noisy) next = ns.next;
+        if (up)
+          up_total += (uint64_t)n;
+        else
+          down_total += (uint64_t)n;
+      }
+      st->h[k] = h;
+      s->next[widx] = pulsed | next;
+      if (last_chunk && pulsed) {
+        aimc_load_wparams(st, (size_t)k, &wp);
+        st->w[k] = aimc_refresh_visible(tp, h, wp.ref, a->write_call, (uint64_t)widx);
+      }
+    }
+  }
+  stats[t].pulses_up += up_total;
+  stats[t].pulses_down += down_total;
+}
+
+static void update_tile(aimc_state_t *st, const aimc_update_args_t *a, int64_t t,
+                        const plan_t *pl, scratch_t *s, aimc_tile_stats_t *stats, int inner,
+                        int nt) {
+  const aimc_tile_params_t *tp = &st->params[t];
+  const aimc_update_params_t *u = &tp->upd;
+  if (!(u->lr > 0.0f)) {
+    stats[t].update_calls += 1u;
+    return;
+  }
+  if (is_exact(u->pulse_type)) {
+    update_exact(st, a, t, s->acc, inner, nt);
+    stats[t].update_calls += 1u;
+    stats[t].update_samples += (uint64_t)a->batch;
+    return;
+  }
+  int64_t rows = st->rows, cols = st->cols;
+  const float *x = a->x + t * a->x_tile_stride;
+  const float *d = a->d + t * a->d_tile_stride;
+  uint64_t samples = 0;
+  for (int64_t b = 0; b < a->batch; ++b) {
+    float xm = 0.0f, dm = 0.0f;
+    for (int64_t j = 0; j < cols; ++j) xm = aimc_maxf(xm, aimc_absf(x[b * cols + j]));
+    for (int64_t i = 0; i < rows; ++i) dm = aimc_maxf(dm, aimc_absf(d[b * rows + i]));
+    s->blab[b] = aimc_update_blab(u, xm, dm);
+    if (s->blab[b].bl > 0) samples++;
+  }
+  for (int64_t b0 = 0; b0 < a->batch; b0 += pl->chunk) {
+    int64_t nb = a->batch - b0 < pl->chunk ? a->batch - b0 : pl->chunk;
+    make_lines(st, a, t, b0, nb, pl, s, inner, nt);
+    apply_pulses(st, a, t, b0, nb, b0 + nb >= a->batch, pl, s, stats, inner, nt);
+  }
+  stats[t].update_calls += 1u;
+  stats[t].update_samples += samples;
+}
+
+aimc_status_t aimc_cpu_update(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,
+                              aimc_tile_stats_t *stats) {
+  int nt = aimc_cpu_threads(ctx);
+  plan_t pl = make_plan(st, a->batch);
+  int tile_parallel = st->n_tiles >= nt;
+  int n_scratch = tile_parallel ? nt : 1;
+  scratch_t *s = calloc((size_t)n_scratch, sizeof *s);
+  int ok = s != NULL;
+  for (int k = 0; ok && k < n_scratch; ++k) {
+    ok = alloc_scratch(&s[k], st, a->batch, &pl, tile_parallel ? 1 : nt);
+    if (!ok)
+      for (int m = 0; m < k; ++m) free_scratch(&s[m]);
+  }
+  if (!ok) {
+    free(s);
+    return aimc_error(ctx, AIMC_ERR_OUT_OF_MEMORY,
+                      "out of host memory for the update scratch buffers (%d x %lld samples)",
+                      n_scratch, (long long)pl.chunk);
+  }
+  if (tile_parallel) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t t = 0; t < st->n_tiles; ++t)
+      update_tile(st, a, t, &pl, &s[omp_get_thread_num()], stats, 0, 1);
+  } else {
+    for (int64_t t = 0; t < st->n_tiles; ++t) update_tile(st, a, t, &pl, &s[0], stats, 1, nt);
+  }
+  for (int k = 0; k < n_scratch; ++k) free_scratch(&s[k]);
+  free(s);
+  return AIMC_OK;
+}
