@@ -126,12 +126,97 @@ aimc_status_t aimc_tile_config_io_preset(aimc_tile_config_t *cfg, aimc_io_preset
   return AIMC_OK;
 }
 
+const char *aimc_algorithm_name(aimc_algorithm_t kind) {
+  switch (kind) {
+    case AIMC_ALGO_SGD: return "analog SGD";
+    case AIMC_ALGO_FLOAT_SGD: return "float SGD";
+    case AIMC_ALGO_TIKI_TAKA: return "Tiki-Taka";
+    case AIMC_ALGO_TTV2: return "TTv2";
+    case AIMC_ALGO_CHOPPED_TTV2: return "chopped TTv2";
+    case AIMC_ALGO_AGAD: return "AGAD";
+    case AIMC_ALGO_MIXED_PRECISION: return "mixed precision";
+    case AIMC_ALGO_STELLAR: return "STELLAR";
+    case AIMC_ALGO_PANTHER: return "PANTHER";
+    default: return "unknown";
+  }
+}
+
+aimc_status_t aimc_algorithm_desc_default(aimc_algorithm_desc_t *a, aimc_algorithm_t kind) {
+  if (!a) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "desc is NULL");
+  if ((int)kind < 0 || kind >= AIMC_ALGO_COUNT)
+    return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT,
+                      "kind = %d is not an algorithm (allowed: 0..%d)", (int)kind,
+                      AIMC_ALGO_COUNT - 1);
+  memset(a, 0, sizeof *a);
+  a->kind = kind;
+  /* TransferCompound (Tiki-Taka v1) */
+  a->fast_lr = 1.0f;
+  a->transfer_lr = 1.0f;
+  a->scale_transfer_lr = 1;
+  a->transfer_every = 1.0f;
+  a->units_in_mbatch = 1;
+  a->n_reads_per_transfer = 1;
+  a->transfer_columns = 1;
+  /* BufferedTransferCompound (TTv2) */
+  a->thres_scale = 1.0f;
+  a->step = 1.0f;
+  a->momentum = 0.1f;
+  a->forget_buffer = 1;
+  /* ChoppedTransferCompound, DynamicTransferCompound */
+  a->in_chop_prob = 0.1f;
+  a->in_chop_random = 1;
+  a->auto_momentum = 0.99f;
+  a->buffer_granularity = 1.0f;
+  a->tail_weightening = 5.0f;
+  if (kind == AIMC_ALGO_CHOPPED_TTV2 || kind == AIMC_ALGO_AGAD) {
+    a->momentum = 0.0f;
+    a->units_in_mbatch = 0;
+  }
+  if (kind == AIMC_ALGO_AGAD) a->in_chop_random = 0;
+  /* MixedPrecisionCompound */
+  a->n_rows_per_transfer = -1;
+  /* STELLAR */
+  a->stellar_c1 = 0.4f;
+  /* PANTHER: 16-bit fixed point, 4 integer and 12 fraction bits */
+  static const int32_t bits[8] = {4, 4, 4, 6, 6, 5, 5, 5};
+  a->n_slices = 8;
+  memcpy(a->slice_bits, bits, sizeof bits);
+  a->crs_every = 64;
+  a->weight_step = 1.0f / 4096.0f;
+  a->input_step = 1.0f / 256.0f;
+  return AIMC_OK;
+}
+
 void aimc_tile_config_default(aimc_tile_config_t *cfg) {
   if (!cfg) return;
   memset(cfg, 0, sizeof *cfg);
   aimc_device_desc_default(&cfg->device, AIMC_DEVICE_CONSTANT_STEP);
+  aimc_device_desc_default(&cfg->fast_device, AIMC_DEVICE_CONSTANT_STEP);
   aimc_tile_config_io_preset(cfg, AIMC_IO_DEFAULT);
   aimc_update_desc_default(&cfg->update);
+  aimc_update_desc_default(&cfg->transfer_update);
+  aimc_algorithm_desc_default(&cfg->algorithm, AIMC_ALGO_SGD);
+}
+
+/* Number of analog arrays an algorithm keeps per tile. */
+int32_t aimc_algorithm_arrays(const aimc_algorithm_desc_t *a) {
+  switch (a->kind) {
+    case AIMC_ALGO_TIKI_TAKA:
+    case AIMC_ALGO_TTV2:
+    case AIMC_ALGO_CHOPPED_TTV2:
+    case AIMC_ALGO_AGAD:
+    case AIMC_ALGO_STELLAR:
+      return 2;
+    case AIMC_ALGO_PANTHER:
+      return a->n_slices;
+    default:
+      return 1;
+  }
+}
+
+int aimc_is_transfer_family(int32_t kind) {
+  return kind == AIMC_ALGO_TIKI_TAKA || kind == AIMC_ALGO_TTV2 ||
+         kind == AIMC_ALGO_CHOPPED_TTV2 || kind == AIMC_ALGO_AGAD;
 }
 
 /* ---- The field table ---------------------------------------------------- */
@@ -146,100 +231,103 @@ typedef struct field {
   unsigned char lo_open, hi_open; /* exclusive ends */
   unsigned char inf_ok;           /* +inf allowed */
   unsigned char count;            /* array length, 0 for a scalar */
+  size_t count_offset;            /* arrays: offset of the int32 saying how many are used */
 } field_t;
 
 #define INF HUGE_VAL
 #define OFS(member) offsetof(aimc_tile_config_t, member)
-/* closed range, open-below range, bool, integer */
 /* g is the group member of aimc_tile_config_t (device, forward, ...), f the field */
-#define FR(g, f, lo, hi) {#g "." #f, OFS(g.f), FT_F32, lo, hi, 0, 0, 0, 0}
-#define FP(g, f) {#g "." #f, OFS(g.f), FT_F32, 0, INF, 1, 0, 0, 0}
-#define FA(g, f) {#g "." #f, OFS(g.f), FT_F32, -INF, INF, 0, 0, 0, 0}
-#define FB(g, f) {#g "." #f, OFS(g.f), FT_BOOL, 0, 1, 0, 0, 0, 0}
-#define FI(g, f, lo, hi) {#g "." #f, OFS(g.f), FT_I32, lo, hi, 0, 0, 0, 0}
-#define FINF(g, f) {#g "." #f, OFS(g.f), FT_F32, 0, INF, 1, 0, 1, 0} /* (0, inf] */
+#define FR(g, f, lo, hi) {#g "." #f, OFS(g.f), FT_F32, lo, hi, 0, 0, 0, 0, 0}
+#define FP(g, f) {#g "." #f, OFS(g.f), FT_F32, 0, INF, 1, 0, 0, 0, 0}
+#define FA(g, f) {#g "." #f, OFS(g.f), FT_F32, -INF, INF, 0, 0, 0, 0, 0}
+#define FB(g, f) {#g "." #f, OFS(g.f), FT_BOOL, 0, 1, 0, 0, 0, 0, 0}
+#define FI(g, f, lo, hi) {#g "." #f, OFS(g.f), FT_I32, lo, hi, 0, 0, 0, 0, 0}
+#define FINF(g, f) {#g "." #f, OFS(g.f), FT_F32, 0, INF, 1, 0, 1, 0, 0} /* (0, inf] */
+#define FARR(g, f, type, lo, hi, n, count) \
+  {#g "." #f, OFS(g.f), type, lo, hi, 0, 0, 0, n, OFS(g.count)}
 
-#define IO_FIELDS(g)                                                     \
-  FB(g, is_perfect), FINF(g, inp_bound),                                 \
-      FR(g, inp_res, 0, INF), FB(g, inp_sto_round), FR(g, inp_noise, 0, INF),            \
-      FR(g, inp_asymmetry, -1, 1),                                                       \
-      FINF(g, out_bound),                                                                \
-      FR(g, out_res, 0, INF), FB(g, out_sto_round), FR(g, out_noise, 0, INF),            \
-      FR(g, out_noise_std, 0, INF), FA(g, out_scale), FR(g, out_asymmetry, -1, 1),       \
-      FR(g, out_nonlinearity, 0, INF), FR(g, out_nonlinearity_std, 0, INF),              \
-      FI(g, w_noise_type, 0, 2), FR(g, w_noise, 0, INF), FI(g, noise_management, 0, 4),  \
-      FR(g, nm_thres, 0, INF), FP(g, nm_assumed_wmax), FI(g, bound_management, 0, 2),    \
+#define DEVICE_FIELDS(g)                                                                \
+  FI(g, model, 0, AIMC_DEVICE_MODEL_COUNT - 1), FP(g, dw_min), FR(g, dw_min_dtod, 0, INF), \
+      FB(g, dw_min_dtod_log_normal), FR(g, dw_min_std, 0, INF), FA(g, up_down),           \
+      FR(g, up_down_dtod, 0, INF), FR(g, w_max, 0, INF), FR(g, w_min, -INF, 0),           \
+      FR(g, w_max_dtod, 0, INF), FR(g, w_min_dtod, 0, INF), FB(g, enforce_consistency),   \
+      FR(g, corrupt_devices_prob, 0, 1), FR(g, corrupt_devices_range, 0, INF),            \
+      FR(g, lifetime, 0, INF), FR(g, lifetime_dtod, 0, INF), FR(g, diffusion, 0, INF),    \
+      FR(g, diffusion_dtod, 0, INF), FA(g, reset), FR(g, reset_dtod, 0, INF),             \
+      FR(g, reset_std, 0, INF), FR(g, write_noise_std, 0, INF),                           \
+      FB(g, apply_write_noise_on_set), FA(g, gamma_up), FA(g, gamma_down),                \
+      FR(g, gamma_up_dtod, 0, INF), FR(g, gamma_down_dtod, 0, INF), FB(g, allow_increasing), \
+      FB(g, mean_bound_reference), FB(g, mult_noise), FB(g, reverse_up), FB(g, reverse_down), \
+      FA(g, reverse_offset), FR(g, slope_up_dtod, 0, INF), FR(g, slope_down_dtod, 0, INF), \
+      FA(g, reference_mean), FR(g, reference_std, 0, INF), FB(g, subtract_symmetry_point), \
+      FA(g, A_up), FA(g, A_down), FA(g, gamma_up_exp), FA(g, gamma_down_exp), FA(g, a),   \
+      FA(g, b), FR(g, dw_min_std_add, 0, INF), FR(g, dw_min_std_slope, 0, INF),           \
+      FR(g, pow_gamma, 0, INF), FR(g, pow_gamma_dtod, 0, INF), FA(g, pow_up_down),        \
+      FR(g, pow_up_down_dtod, 0, INF), FI(g, n_piecewise, 1, AIMC_PIECEWISE_MAX),         \
+      FARR(g, piecewise_up, FT_F32, 0, INF, AIMC_PIECEWISE_MAX, n_piecewise),             \
+      FARR(g, piecewise_down, FT_F32, 0, INF, AIMC_PIECEWISE_MAX, n_piecewise)
+
+#define IO_FIELDS(g)                                                                       \
+  FB(g, is_perfect), FINF(g, inp_bound), FR(g, inp_res, 0, INF), FB(g, inp_sto_round),     \
+      FR(g, inp_noise, 0, INF), FR(g, inp_asymmetry, -1, 1), FINF(g, out_bound),           \
+      FR(g, out_res, 0, INF), FB(g, out_sto_round), FR(g, out_noise, 0, INF),              \
+      FR(g, out_noise_std, 0, INF), FA(g, out_scale), FR(g, out_asymmetry, -1, 1),         \
+      FR(g, out_nonlinearity, 0, INF), FR(g, out_nonlinearity_std, 0, INF),                \
+      FI(g, w_noise_type, 0, 2), FR(g, w_noise, 0, INF), FI(g, noise_management, 0, 4),    \
+      FR(g, nm_thres, 0, INF), FP(g, nm_assumed_wmax), FI(g, bound_management, 0, 2),      \
       FR(g, max_bm_factor, 1, INF), FP(g, max_bm_res), FB(g, bm_test_negative_bound)
 
+#define UPDATE_FIELDS(g)                                                                   \
+  FR(g, learning_rate, 0, INF), FI(g, pulse_type, 0, 5), FI(g, desired_bl, 1, AIMC_MAX_BL), \
+      FB(g, fixed_bl), FB(g, update_management), FB(g, update_bl_management),              \
+      FP(g, um_grad_scale), FR(g, res, 0, 1), FB(g, sto_round), FR(g, x_res_implicit, 0, 1), \
+      FR(g, d_res_implicit, 0, 1)
+
 static const field_t fields[] = {
-    FI(device, model, 0, AIMC_DEVICE_MODEL_COUNT - 1),
-    FP(device, dw_min),
-    FR(device, dw_min_dtod, 0, INF),
-    FB(device, dw_min_dtod_log_normal),
-    FR(device, dw_min_std, 0, INF),
-    FA(device, up_down),
-    FR(device, up_down_dtod, 0, INF),
-    FR(device, w_max, 0, INF),
-    FR(device, w_min, -INF, 0),
-    FR(device, w_max_dtod, 0, INF),
-    FR(device, w_min_dtod, 0, INF),
-    FB(device, enforce_consistency),
-    FR(device, corrupt_devices_prob, 0, 1),
-    FR(device, corrupt_devices_range, 0, INF),
-    FR(device, lifetime, 0, INF),
-    FR(device, lifetime_dtod, 0, INF),
-    FR(device, diffusion, 0, INF),
-    FR(device, diffusion_dtod, 0, INF),
-    FA(device, reset),
-    FR(device, reset_dtod, 0, INF),
-    FR(device, reset_std, 0, INF),
-    FR(device, write_noise_std, 0, INF),
-    FB(device, apply_write_noise_on_set),
-    FA(device, gamma_up),
-    FA(device, gamma_down),
-    FR(device, gamma_up_dtod, 0, INF),
-    FR(device, gamma_down_dtod, 0, INF),
-    FB(device, allow_increasing),
-    FB(device, mean_bound_reference),
-    FB(device, mult_noise),
-    FB(device, reverse_up),
-    FB(device, reverse_down),
-    FA(device, reverse_offset),
-    FR(device, slope_up_dtod, 0, INF),
-    FR(device, slope_down_dtod, 0, INF),
-    FA(device, reference_mean),
-    FR(device, reference_std, 0, INF),
-    FB(device, subtract_symmetry_point),
-    FA(device, A_up),
-    FA(device, A_down),
-    FA(device, gamma_up_exp),
-    FA(device, gamma_down_exp),
-    FA(device, a),
-    FA(device, b),
-    FR(device, dw_min_std_add, 0, INF),
-    FR(device, dw_min_std_slope, 0, INF),
-    FR(device, pow_gamma, 0, INF),
-    FR(device, pow_gamma_dtod, 0, INF),
-    FA(device, pow_up_down),
-    FR(device, pow_up_down_dtod, 0, INF),
-    FI(device, n_piecewise, 1, AIMC_PIECEWISE_MAX),
-    {"device.piecewise_up", OFS(device.piecewise_up), FT_F32, 0, INF, 0, 0, 0, AIMC_PIECEWISE_MAX},
-    {"device.piecewise_down", OFS(device.piecewise_down), FT_F32, 0, INF, 0, 0, 0,
-     AIMC_PIECEWISE_MAX},
+    DEVICE_FIELDS(device),
+    DEVICE_FIELDS(fast_device),
     IO_FIELDS(forward),
     IO_FIELDS(backward),
     IO_FIELDS(transfer),
-    FR(update, learning_rate, 0, INF),
-    FI(update, pulse_type, 0, 5),
-    FI(update, desired_bl, 1, AIMC_MAX_BL),
-    FB(update, fixed_bl),
-    FB(update, update_management),
-    FB(update, update_bl_management),
-    FP(update, um_grad_scale),
-    FR(update, res, 0, 1),
-    FB(update, sto_round),
-    FR(update, x_res_implicit, 0, 1),
-    FR(update, d_res_implicit, 0, 1),
+    UPDATE_FIELDS(update),
+    UPDATE_FIELDS(transfer_update),
+    FI(algorithm, kind, 0, AIMC_ALGO_COUNT - 1),
+    FA(algorithm, gamma),
+    FR(algorithm, fast_lr, 0, INF),
+    FB(algorithm, scale_fast_lr),
+    FR(algorithm, transfer_lr, 0, INF),
+    FB(algorithm, scale_transfer_lr),
+    FA(algorithm, transfer_every),
+    FB(algorithm, units_in_mbatch),
+    FI(algorithm, n_reads_per_transfer, 1, AIMC_MAX_DIM),
+    FB(algorithm, transfer_columns),
+    FR(algorithm, with_reset_prob, 0, 1),
+    FP(algorithm, thres_scale),
+    FP(algorithm, step),
+    FR(algorithm, momentum, 0, 1),
+    FB(algorithm, forget_buffer),
+    FR(algorithm, in_chop_prob, 0, 1),
+    FB(algorithm, in_chop_random),
+    FR(algorithm, out_chop_prob, 0, 1),
+    FB(algorithm, auto_scale),
+    FR(algorithm, auto_momentum, 0, 1),
+    FR(algorithm, auto_granularity, 0, INF),
+    FP(algorithm, buffer_granularity),
+    FB(algorithm, correct_gradient_magnitudes),
+    FB(algorithm, no_buffer),
+    FR(algorithm, tail_weightening, 0, INF),
+    FR(algorithm, buffer_cap, 0, INF),
+    FR(algorithm, granularity, 0, INF),
+    FI(algorithm, n_rows_per_transfer, -1, AIMC_MAX_DIM),
+    FI(algorithm, n_x_bins, 0, 1 << 24),
+    FI(algorithm, n_d_bins, 0, 1 << 24),
+    FR(algorithm, stellar_c1, 0, 1),
+    FR(algorithm, stellar_threshold, 0, INF),
+    FI(algorithm, n_slices, 1, AIMC_MAX_SLICES),
+    FARR(algorithm, slice_bits, FT_I32, 2, 24, AIMC_MAX_SLICES, n_slices),
+    FI(algorithm, crs_every, 1, 1 << 30),
+    FP(algorithm, weight_step),
+    FP(algorithm, input_step),
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
 
@@ -363,6 +451,20 @@ static aimc_status_t check_cross(const aimc_tile_config_t *c, const char *pre, c
              pre, dot);
     return AIMC_ERR_INVALID_ARGUMENT;
   }
+  const aimc_algorithm_desc_t *al = &c->algorithm;
+  if (aimc_is_transfer_family(al->kind) && al->transfer_every == 0.0f) {
+    snprintf(msg, len,
+             "%s%salgorithm.transfer_every = 0 is out of range: transfers need a positive period "
+             "(or a negative one for the automatic period)",
+             pre, dot);
+    return AIMC_ERR_INVALID_ARGUMENT;
+  }
+  if (al->kind == AIMC_ALGO_MIXED_PRECISION && al->n_rows_per_transfer == 0) {
+    snprintf(msg, len,
+             "%s%salgorithm.n_rows_per_transfer = 0 is out of range: -1 (all rows) or [1, rows]",
+             pre, dot);
+    return AIMC_ERR_INVALID_ARGUMENT;
+  }
   if (!u->fixed_bl && !u->update_bl_management) {
     float g = aimc_device_granularity(d);
     if (g * (float)u->desired_bl < u->learning_rate &&
@@ -381,8 +483,11 @@ aimc_status_t aimc_config_check(const aimc_tile_config_t *cfg, const char *prefi
                                 size_t msg_len) {
   for (int i = 0; i < N_FIELDS; ++i) {
     const field_t *f = &fields[i];
-    int n = f->count ? cfg->device.n_piecewise : 1;
-    if (f->count && (n < 1 || n > f->count)) continue; /* n_piecewise reported on its own */
+    int n = 1;
+    if (f->count) { /* only the entries in use; a bad count is reported on its own */
+      n = *(const int32_t *)((const char *)cfg + f->count_offset);
+      if (n < 1 || n > f->count) continue;
+    }
     for (int k = 0; k < n; ++k) {
       double v = field_read(cfg, f, k);
       if (!field_value_ok(f, v)) return field_error(prefix, f, k, v, msg, msg_len);
@@ -515,12 +620,8 @@ static void resolve_io(const aimc_io_desc_t *io, aimc_io_params_t *p) {
   p->max_bm_res = io->max_bm_res;
 }
 
-void aimc_resolve_params(const aimc_tile_config_t *cfg, uint64_t key, aimc_tile_params_t *p) {
-  memset(p, 0, sizeof *p);
-  p->key = key;
-  p->desc = cfg->device;
-  const aimc_device_desc_t *d = &cfg->device;
-  aimc_device_params_t *dv = &p->dev;
+static void resolve_device(const aimc_device_desc_t *d, aimc_device_params_t *dv) {
+  memset(dv, 0, sizeof *dv);
   dv->model = d->model;
   dv->mult_noise = d->mult_noise;
   dv->exp_complex_noise =
@@ -538,14 +639,11 @@ void aimc_resolve_params(const aimc_tile_config_t *cfg, uint64_t key, aimc_tile_
   dv->std_slope = d->dw_min_std_slope;
   memcpy(dv->piecewise_up, d->piecewise_up, sizeof dv->piecewise_up);
   memcpy(dv->piecewise_down, d->piecewise_down, sizeof dv->piecewise_down);
+}
 
-  resolve_io(&cfg->forward, &p->io[AIMC_FORWARD]);
-  resolve_io(&cfg->backward, &p->io[AIMC_BACKWARD]);
-  resolve_io(&cfg->transfer, &p->io[AIMC_TRANSFER_FORWARD]);
-  resolve_io(&cfg->transfer, &p->io[AIMC_TRANSFER_BACKWARD]);
-
-  const aimc_update_desc_t *u = &cfg->update;
-  aimc_update_params_t *up = &p->upd;
+static void resolve_update(const aimc_update_desc_t *u, float granularity,
+                           aimc_update_params_t *up) {
+  memset(up, 0, sizeof *up);
   up->pulse_type = u->pulse_type;
   up->desired_bl = u->desired_bl;
   up->fixed_bl = u->fixed_bl;
@@ -557,5 +655,83 @@ void aimc_resolve_params(const aimc_tile_config_t *cfg, uint64_t key, aimc_tile_
   up->res = u->res;
   up->x_res_implicit = u->x_res_implicit;
   up->d_res_implicit = u->d_res_implicit;
-  up->granularity = aimc_device_granularity(d);
+  up->granularity = granularity;
+}
+
+static void resolve_algorithm(const aimc_tile_config_t *cfg, aimc_algo_params_t *p) {
+  const aimc_algorithm_desc_t *a = &cfg->algorithm;
+  memset(p, 0, sizeof *p);
+  p->kind = a->kind;
+  p->n_arrays = aimc_algorithm_arrays(a);
+  p->units_in_mbatch = a->units_in_mbatch;
+  p->n_reads = a->n_reads_per_transfer;
+  p->transfer_columns = a->transfer_columns;
+  p->forget_buffer = a->forget_buffer;
+  p->in_chop_random = a->in_chop_random;
+  p->auto_scale = a->auto_scale;
+  p->correct_gradient_magnitudes = a->correct_gradient_magnitudes;
+  p->no_buffer = a->no_buffer;
+  p->max_steps = cfg->transfer_update.desired_bl;
+  p->gamma = a->gamma;
+  p->fast_lr = a->fast_lr;
+  p->scale_fast_lr = a->scale_fast_lr;
+  p->transfer_lr = a->transfer_lr;
+  p->scale_transfer_lr = a->scale_transfer_lr;
+  p->transfer_every = a->transfer_every;
+  p->with_reset_prob = a->with_reset_prob;
+  p->thres_scale = a->thres_scale;
+  p->step = a->step;
+  p->momentum = a->momentum;
+  p->in_chop_prob = a->in_chop_prob;
+  p->out_chop_prob = a->out_chop_prob;
+  p->auto_momentum = a->auto_momentum;
+  p->auto_granularity = a->auto_granularity;
+  p->buffer_granularity = a->buffer_granularity;
+  p->tail_weightening = a->tail_weightening;
+  p->buffer_cap = a->buffer_cap;
+  p->dw_min_fast = aimc_device_granularity(&cfg->fast_device);
+  p->dw_min_slow = aimc_device_granularity(&cfg->device);
+  p->n_rows_per_transfer = a->n_rows_per_transfer;
+  p->n_x_bins = a->n_x_bins;
+  p->n_d_bins = a->n_d_bins;
+  p->mp_granularity = a->granularity > 0.0f ? a->granularity : p->dw_min_slow;
+  p->stellar_c1 = a->stellar_c1;
+  p->stellar_threshold = a->stellar_threshold;
+  p->n_slices = a->n_slices;
+  for (int m = 0; m < AIMC_MAX_SLICES; ++m) p->slice_bits[m] = a->slice_bits[m];
+  p->crs_every = a->crs_every;
+  p->weight_step = a->weight_step;
+  p->input_step = a->input_step;
+}
+
+void aimc_resolve_params(const aimc_tile_config_t *cfg, uint64_t key, aimc_tile_params_t *p) {
+  memset(p, 0, sizeof *p);
+  p->key = key;
+  p->desc[0] = cfg->device;
+  p->desc[1] = cfg->fast_device;
+  resolve_device(&cfg->device, &p->dev[0]);
+  resolve_device(&cfg->fast_device, &p->dev[1]);
+  resolve_algorithm(cfg, &p->algo);
+  int transfer = aimc_is_transfer_family(cfg->algorithm.kind);
+  for (int a = 0; a < AIMC_MAX_ARRAYS; ++a) {
+    /* A of the transfer family uses the fast device; everything else the main one */
+    int d = transfer && a == 1;
+    p->array_device[a] = (int8_t)d;
+    p->array_w_max[a] = p->desc[d].w_max;
+    p->array_w_min[a] = p->desc[d].w_min;
+    if (cfg->algorithm.kind == AIMC_ALGO_PANTHER) { /* slice cells hold 0 .. 2^bits - 1 */
+      p->array_w_min[a] = 0.0f;
+      p->array_w_max[a] = (float)((1 << cfg->algorithm.slice_bits[a]) - 1);
+    }
+  }
+
+  resolve_io(&cfg->forward, &p->io[AIMC_FORWARD]);
+  resolve_io(&cfg->backward, &p->io[AIMC_BACKWARD]);
+  resolve_io(&cfg->transfer, &p->io[AIMC_TRANSFER_FORWARD]);
+  resolve_io(&cfg->transfer, &p->io[AIMC_TRANSFER_BACKWARD]);
+
+  /* gradient updates go to A in the transfer family, to W otherwise */
+  const aimc_device_desc_t *grad = transfer ? &cfg->fast_device : &cfg->device;
+  resolve_update(&cfg->update, aimc_device_granularity(grad), &p->upd[0]);
+  resolve_update(&cfg->transfer_update, aimc_device_granularity(&cfg->device), &p->upd[1]);
 }

@@ -38,6 +38,7 @@ struct aimc_tiles {
   aimc_tile_params_t *hparams;   /* host, n_tiles */
   aimc_tile_stats_t *stats;      /* backend memory, n_tiles */
   aimc_state_t st;               /* st.params points to the backend copy of hparams */
+  float *lr;                     /* backend memory, n_tiles: per-tile rates of algorithm steps */
   uint64_t seed;
   aimc_counters_t counters;
 };
@@ -58,6 +59,11 @@ typedef struct aimc_update_args {
   int64_t batch;
   uint64_t call;       /* update counter */
   uint64_t write_call; /* write-noise counter */
+  int32_t array;       /* the array that receives the pulses */
+  int32_t upd;         /* 0: gradient update parameters, 1: transfer-write parameters */
+  const float *lr;     /* per-tile learning rates (backend memory), NULL: the update's own */
+  int32_t chopped;     /* signs of x and d flipped by the input and output choppers */
+  int32_t exact;       /* exact float update whatever the pulse type (FLOAT_SGD) */
 } aimc_update_args_t;
 
 typedef enum aimc_write_mode {
@@ -77,19 +83,26 @@ struct aimc_backend_ops {
                         aimc_copy_kind_t kind);
   aimc_status_t (*zero)(aimc_context_t *ctx, void *ptr, size_t bytes);
   aimc_status_t (*synchronize)(aimc_context_t *ctx);
-  /* Fills every allocated plane with the device-to-device draws. */
+  /* Fills every allocated plane of every array with the device-to-device draws. */
   aimc_status_t (*sample_devices)(aimc_context_t *ctx, aimc_state_t *st);
-  /* w == NULL writes zeros. */
+  /* Writes visible weights w (NULL: zeros) into every array, each taking
+   * its algorithm's share (aimc_array_targets). */
   aimc_status_t (*write_weights)(aimc_context_t *ctx, aimc_state_t *st, const float *w,
                                  aimc_write_mode_t mode, uint64_t write_call);
+  /* Analog reads of st->w. */
   aimc_status_t (*mvm)(aimc_context_t *ctx, const aimc_state_t *st, const aimc_mvm_args_t *a,
                        aimc_tile_stats_t *stats);
+  /* Pulsed (or exact) update of one array. */
   aimc_status_t (*update)(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,
                           aimc_tile_stats_t *stats);
+  /* Decay and diffusion of every array. */
   aimc_status_t (*decay)(aimc_context_t *ctx, aimc_state_t *st, uint64_t call,
                          uint64_t write_call);
-  aimc_status_t (*reset_columns)(aimc_context_t *ctx, aimc_state_t *st, int32_t col_start,
-                                 int32_t n_cols, float prob, uint64_t call, uint64_t write_call);
+  aimc_status_t (*reset_columns)(aimc_context_t *ctx, aimc_state_t *st, int32_t array,
+                                 int32_t col_start, int32_t n_cols, float prob, uint64_t call,
+                                 uint64_t write_call);
+  /* st->w from the arrays, where the algorithm combines them. */
+  aimc_status_t (*combine)(aimc_context_t *ctx, aimc_state_t *st);
 };
 
 extern const aimc_backend_ops_t aimc_cpu_backend;
@@ -111,6 +124,18 @@ aimc_status_t aimc_config_check(const aimc_tile_config_t *cfg, const char *prefi
                                 size_t msg_len);
 void aimc_resolve_params(const aimc_tile_config_t *cfg, uint64_t key, aimc_tile_params_t *p);
 float aimc_device_granularity(const aimc_device_desc_t *d);
+int32_t aimc_algorithm_arrays(const aimc_algorithm_desc_t *a);
+int aimc_is_transfer_family(int32_t kind);
+
+/* The algorithm layer (algorithm.c): what update, weight writes, decay and
+ * reset mean for the batch's algorithm, composed from backend primitives. */
+aimc_status_t aimc_algorithm_init(aimc_tiles_t *t);
+aimc_status_t aimc_algorithm_update(aimc_tiles_t *t, const float *x, int64_t x_tile_stride,
+                                    const float *d, int64_t d_tile_stride, int64_t batch);
+aimc_status_t aimc_algorithm_write(aimc_tiles_t *t, const float *w, aimc_write_mode_t mode);
+aimc_status_t aimc_algorithm_decay(aimc_tiles_t *t);
+aimc_status_t aimc_algorithm_reset_columns(aimc_tiles_t *t, int32_t array, int32_t col_start,
+                                           int32_t n_cols, float prob);
 
 /* Number of elements of a batch as size_t, or 0 on overflow. */
 size_t aimc_checked_count(int64_t a, int64_t b, int64_t c);

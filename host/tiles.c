@@ -25,14 +25,14 @@ static const aimc_tile_config_t *config_of(const aimc_tiles_desc_t *desc, int64_
   return desc->per_tile ? &desc->per_tile[t] : &desc->config;
 }
 
-/* Which optional planes, and whether a separate device-state array, the
- * batch needs. */
-static void needed_planes(const aimc_tile_config_t *const *cfgs, int64_t n, int want[],
+/* Which optional planes, and whether a separate device-state array, array a
+ * of the batch needs. */
+static void needed_planes(const aimc_tile_params_t *p, int64_t n, int32_t a, int want[],
                           int *separate_h) {
   for (int k = 0; k < AIMC_PLANE_COUNT; ++k) want[k] = k <= AIMC_PLANE_STEP_DOWN;
   *separate_h = 0;
   for (int64_t t = 0; t < n; ++t) {
-    const aimc_device_desc_t *d = &cfgs[t]->device;
+    const aimc_device_desc_t *d = &p[t].desc[p[t].array_device[a]];
     if (d->model == AIMC_DEVICE_LINEAR_STEP || d->model == AIMC_DEVICE_SOFT_BOUNDS ||
         d->model == AIMC_DEVICE_POW_STEP)
       want[AIMC_PLANE_SLOPE_UP] = want[AIMC_PLANE_SLOPE_DOWN] = 1;
@@ -47,14 +47,33 @@ static void needed_planes(const aimc_tile_config_t *const *cfgs, int64_t n, int 
   }
 }
 
+/* Whether reads need their own array combining the tile's arrays. */
+static int needs_combined(const aimc_tile_params_t *p, int64_t n) {
+  for (int64_t t = 0; t < n; ++t) {
+    int32_t k = p[t].algo.kind;
+    if (k == AIMC_ALGO_STELLAR || k == AIMC_ALGO_PANTHER) return 1;
+    if (aimc_is_transfer_family(k) && p[t].algo.gamma != 0.0f) return 1;
+  }
+  return 0;
+}
+
+static void release(aimc_tiles_t *t, void *p) {
+  if (p) t->ctx->ops->release(t->ctx, p);
+}
+
 static void free_state(aimc_tiles_t *t) {
-  aimc_context_t *ctx = t->ctx;
-  if (t->st.h && t->st.h != t->st.w) ctx->ops->release(ctx, t->st.h);
-  if (t->st.w) ctx->ops->release(ctx, t->st.w);
-  for (int k = 0; k < AIMC_PLANE_COUNT; ++k)
-    if (t->st.plane[k]) ctx->ops->release(ctx, t->st.plane[k]);
-  if (t->st.params) ctx->ops->release(ctx, (void *)t->st.params);
-  if (t->stats) ctx->ops->release(ctx, t->stats);
+  aimc_state_t *st = &t->st;
+  for (int a = 0; a < AIMC_MAX_ARRAYS; ++a) {
+    aimc_array_t *arr = &st->arr[a];
+    if (arr->h != arr->w) release(t, arr->h);
+    release(t, arr->w);
+    for (int k = 0; k < AIMC_PLANE_COUNT; ++k) release(t, arr->plane[k]);
+  }
+  if (st->w != st->arr[0].w) release(t, st->w);
+  release(t, st->H), release(t, st->M), release(t, st->P);
+  release(t, st->c_in), release(t, st->c_out), release(t, st->switched);
+  release(t, st->algo), release(t, (void *)st->params);
+  release(t, t->stats), release(t, t->lr);
   free(t->configs);
   free(t->hparams);
   free(t);
@@ -88,14 +107,75 @@ static aimc_status_t check_desc(aimc_context_t *ctx, const aimc_tiles_desc_t *de
                       "desc->n_tiles * rows * cols = %lld * %d * %d overflows the address space",
                       (long long)desc->n_tiles, (int)desc->rows, (int)desc->cols);
   char msg[AIMC_ERROR_LEN], prefix[64];
+  const aimc_algorithm_desc_t *first = &config_of(desc, 0)->algorithm;
   for (int64_t t = 0; t < (desc->per_tile ? desc->n_tiles : 1); ++t) {
     if (desc->per_tile)
       snprintf(prefix, sizeof prefix, "desc->per_tile[%lld]", (long long)t);
     else
       snprintf(prefix, sizeof prefix, "desc->config");
-    aimc_status_t s = aimc_config_check(config_of(desc, t), prefix, msg, sizeof msg);
+    const aimc_tile_config_t *c = config_of(desc, t);
+    aimc_status_t s = aimc_config_check(c, prefix, msg, sizeof msg);
     if (s != AIMC_OK) return aimc_error(ctx, s, "%s", msg);
+    /* one algorithm, one set of arrays for the whole batch */
+    if (c->algorithm.kind != first->kind ||
+        aimc_algorithm_arrays(&c->algorithm) != aimc_algorithm_arrays(first))
+      return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
+                        "%s.algorithm.kind = %d (%d arrays) differs from tile 0's %d (%d arrays): "
+                        "all tiles of a batch run the same algorithm on the same number of arrays",
+                        prefix, (int)c->algorithm.kind, aimc_algorithm_arrays(&c->algorithm),
+                        (int)first->kind, aimc_algorithm_arrays(first));
   }
+  return AIMC_OK;
+}
+
+static const char *plane_names[AIMC_PLANE_COUNT] = {
+    "min bounds", "max bounds", "up steps", "down steps", "up slopes",
+    "down slopes", "references", "decay scales", "diffusion rates", "reset biases"};
+
+/* Allocates array a: visible weights, device states where separate, planes. */
+static aimc_status_t alloc_array(aimc_tiles_t *t, int32_t a, size_t wbytes) {
+  int want[AIMC_PLANE_COUNT], separate_h;
+  needed_planes(t->hparams, t->st.n_tiles, a, want, &separate_h);
+  aimc_array_t *arr = &t->st.arr[a];
+  aimc_status_t s = alloc_backend(t, (void **)&arr->w, wbytes, "the weights");
+  if (s != AIMC_OK) return s;
+  arr->h = arr->w;
+  if (separate_h && (s = alloc_backend(t, (void **)&arr->h, wbytes, "the device states")))
+    return s;
+  for (int k = 0; k < AIMC_PLANE_COUNT; ++k)
+    if (want[k] && (s = alloc_backend(t, (void **)&arr->plane[k], wbytes, plane_names[k])))
+      return s;
+  return AIMC_OK;
+}
+
+/* Digital state the algorithm keeps. */
+static aimc_status_t alloc_algorithm(aimc_tiles_t *t, size_t wbytes) {
+  aimc_state_t *st = &t->st;
+  int32_t kind = t->hparams[0].algo.kind;
+  size_t n = (size_t)st->n_tiles;
+  aimc_status_t s = AIMC_OK;
+  int buffered = kind == AIMC_ALGO_TTV2 || kind == AIMC_ALGO_CHOPPED_TTV2 ||
+                 kind == AIMC_ALGO_AGAD || kind == AIMC_ALGO_MIXED_PRECISION;
+  int chopped = kind == AIMC_ALGO_CHOPPED_TTV2 || kind == AIMC_ALGO_AGAD;
+  if (buffered && (s = alloc_backend(t, (void **)&st->H, wbytes, "the transfer buffers")))
+    return s;
+  if (kind == AIMC_ALGO_AGAD &&
+      ((s = alloc_backend(t, (void **)&st->M, wbytes, "the running means")) ||
+       (s = alloc_backend(t, (void **)&st->P, wbytes, "the past means")) ||
+       (s = alloc_backend(t, (void **)&st->switched, n * (size_t)st->cols, "the switch flags"))))
+    return s;
+  if (chopped && ((s = alloc_backend(t, (void **)&st->c_in, n * (size_t)st->cols,
+                                     "the input choppers")) ||
+                  (s = alloc_backend(t, (void **)&st->c_out, n * (size_t)st->rows,
+                                     "the output choppers"))))
+    return s;
+  if ((s = alloc_backend(t, (void **)&st->algo, n * sizeof *st->algo, "the algorithm state")) ||
+      (s = alloc_backend(t, (void **)&t->lr, n * sizeof(float), "the step rates")))
+    return s;
+  st->w = st->arr[0].w;
+  if (needs_combined(t->hparams, st->n_tiles) &&
+      (s = alloc_backend(t, (void **)&st->w, wbytes, "the combined weights")))
+    return s;
   return AIMC_OK;
 }
 
@@ -111,13 +191,11 @@ aimc_status_t aimc_tiles_create(aimc_context_t *ctx, const aimc_tiles_desc_t *de
   int64_t n = desc->n_tiles;
   size_t nw = aimc_checked_count(n, desc->rows, desc->cols);
   aimc_tiles_t *t = calloc(1, sizeof *t);
-  const aimc_tile_config_t **cfgs = malloc((size_t)n * sizeof *cfgs);
   if (t) {
     t->configs = malloc((size_t)n * sizeof *t->configs);
     t->hparams = malloc((size_t)n * sizeof *t->hparams);
   }
-  if (!t || !cfgs || !t->configs || !t->hparams) {
-    free(cfgs);
+  if (!t || !t->configs || !t->hparams) {
     if (t) {
       free(t->configs);
       free(t->hparams);
@@ -134,39 +212,25 @@ aimc_status_t aimc_tiles_create(aimc_context_t *ctx, const aimc_tiles_desc_t *de
                 ? aimc_mix_key(ctx->seed, ctx->n_batches_created)
                 : desc->seed;
   for (int64_t i = 0; i < n; ++i) {
-    cfgs[i] = config_of(desc, i);
-    t->configs[i] = *cfgs[i];
+    t->configs[i] = *config_of(desc, i);
     uint64_t key = desc->tile_seeds ? desc->tile_seeds[i] : aimc_mix_key(t->seed, (uint64_t)i);
-    aimc_resolve_params(cfgs[i], key, &t->hparams[i]);
+    aimc_resolve_params(&t->configs[i], key, &t->hparams[i]);
   }
-  int want[AIMC_PLANE_COUNT], separate_h;
-  needed_planes(cfgs, n, want, &separate_h);
-  free(cfgs);
+  t->st.n_arrays = t->hparams[0].algo.n_arrays;
 
-  static const char *plane_names[AIMC_PLANE_COUNT] = {
-      "min bounds", "max bounds", "up steps", "down steps", "up slopes",
-      "down slopes", "references", "decay scales", "diffusion rates", "reset biases"};
-  size_t wbytes = nw * sizeof(float);
-  if ((s = alloc_backend(t, (void **)&t->st.w, wbytes, "the weights")) != AIMC_OK) goto fail;
-  t->st.h = t->st.w;
-  if (separate_h &&
-      (s = alloc_backend(t, (void **)&t->st.h, wbytes, "the device states")) != AIMC_OK)
-    goto fail;
-  for (int k = 0; k < AIMC_PLANE_COUNT; ++k)
-    if (want[k] && (s = alloc_backend(t, (void **)&t->st.plane[k], wbytes, plane_names[k])) !=
-                       AIMC_OK)
-      goto fail;
-  size_t pbytes = (size_t)n * sizeof(aimc_tile_params_t);
-  if ((s = alloc_backend(t, (void **)&t->st.params, pbytes, "the per-tile parameters")) != AIMC_OK)
-    goto fail;
-  if ((s = alloc_backend(t, (void **)&t->stats, (size_t)n * sizeof(aimc_tile_stats_t),
-                         "the statistics")) != AIMC_OK)
+  size_t wbytes = nw * sizeof(float), pbytes = (size_t)n * sizeof(aimc_tile_params_t);
+  for (int32_t a = 0; a < t->st.n_arrays; ++a)
+    if ((s = alloc_array(t, a, wbytes)) != AIMC_OK) goto fail;
+  if ((s = alloc_algorithm(t, wbytes)) != AIMC_OK) goto fail;
+  if ((s = alloc_backend(t, (void **)&t->st.params, pbytes, "the per-tile parameters")) ||
+      (s = alloc_backend(t, (void **)&t->stats, (size_t)n * sizeof(aimc_tile_stats_t),
+                         "the statistics")))
     goto fail;
   if ((s = ctx->ops->copy(ctx, (void *)t->st.params, t->hparams, pbytes,
                           AIMC_COPY_HOST_TO_CONTEXT)) != AIMC_OK ||
       (s = ctx->ops->zero(ctx, t->stats, (size_t)n * sizeof(aimc_tile_stats_t))) != AIMC_OK ||
       (s = ctx->ops->sample_devices(ctx, &t->st)) != AIMC_OK ||
-      (s = ctx->ops->write_weights(ctx, &t->st, NULL, AIMC_WRITE_INIT, 0)) != AIMC_OK)
+      (s = aimc_algorithm_init(t)) != AIMC_OK)
     goto fail;
   ctx->n_batches_created++;
   *out = t;
@@ -270,14 +334,7 @@ aimc_status_t aimc_tiles_update_ex(aimc_tiles_t *tiles, const float *x, int64_t 
   if ((s = check_stride(ctx, "x_tile_stride", x_tile_stride, batch, tiles->st.cols)) != AIMC_OK ||
       (s = check_stride(ctx, "d_tile_stride", d_tile_stride, batch, tiles->st.rows)) != AIMC_OK)
     return s;
-  aimc_update_args_t a = {x, d, x_tile_stride, d_tile_stride, batch, tiles->counters.update,
-                          tiles->counters.write};
-  s = ctx->ops->update(ctx, &tiles->st, &a, tiles->stats);
-  if (s == AIMC_OK) {
-    tiles->counters.update++;
-    tiles->counters.write++;
-  }
-  return s;
+  return aimc_algorithm_update(tiles, x, x_tile_stride, d, d_tile_stride, batch);
 }
 
 aimc_status_t aimc_tiles_update(aimc_tiles_t *tiles, const float *x, const float *d,
@@ -310,7 +367,7 @@ static aimc_status_t set_rates(aimc_tiles_t *tiles, const float *lr, float lr_al
   for (int64_t t = 0; t < n; ++t) {
     float v = lr ? lr[t] : lr_all;
     tiles->configs[t].update.learning_rate = v;
-    tiles->hparams[t].upd.lr = v;
+    tiles->hparams[t].upd[0].lr = v;
   }
   return ctx->ops->copy(ctx, (void *)tiles->st.params, tiles->hparams,
                         (size_t)n * sizeof(aimc_tile_params_t), AIMC_COPY_HOST_TO_CONTEXT);
@@ -344,10 +401,7 @@ static aimc_status_t write_weights(aimc_tiles_t *tiles, const float *w, aimc_wri
   if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
   aimc_clear_error(tiles->ctx);
   if (!w) return aimc_error(tiles->ctx, AIMC_ERR_INVALID_ARGUMENT, "w is NULL");
-  aimc_status_t s =
-      tiles->ctx->ops->write_weights(tiles->ctx, &tiles->st, w, mode, tiles->counters.write);
-  if (s == AIMC_OK) tiles->counters.write++;
-  return s;
+  return aimc_algorithm_write(tiles, w, mode);
 }
 
 aimc_status_t aimc_tiles_set_weights(aimc_tiles_t *tiles, const float *w) {
@@ -361,20 +415,24 @@ aimc_status_t aimc_tiles_program_weights(aimc_tiles_t *tiles, const float *w) {
 aimc_status_t aimc_tiles_decay(aimc_tiles_t *tiles) {
   if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
   aimc_clear_error(tiles->ctx);
-  aimc_status_t s = tiles->ctx->ops->decay(tiles->ctx, &tiles->st, tiles->counters.decay,
-                                           tiles->counters.write);
-  if (s == AIMC_OK) {
-    tiles->counters.decay++;
-    tiles->counters.write++;
-  }
-  return s;
+  return aimc_algorithm_decay(tiles);
 }
 
-aimc_status_t aimc_tiles_reset_columns(aimc_tiles_t *tiles, int32_t col_start, int32_t n_cols,
-                                       float prob) {
+static aimc_status_t check_array(const aimc_tiles_t *tiles, int32_t array) {
+  if (array >= 0 && array < tiles->st.n_arrays) return AIMC_OK;
+  return aimc_error(tiles->ctx, AIMC_ERR_INVALID_ARGUMENT,
+                    "array = %d is out of range [0, %d) (the arrays of %s)", (int)array,
+                    (int)tiles->st.n_arrays,
+                    aimc_algorithm_name((aimc_algorithm_t)tiles->hparams[0].algo.kind));
+}
+
+aimc_status_t aimc_tiles_reset_columns_ex(aimc_tiles_t *tiles, int32_t array, int32_t col_start,
+                                          int32_t n_cols, float prob) {
   if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
   aimc_context_t *ctx = tiles->ctx;
   aimc_clear_error(ctx);
+  aimc_status_t s = check_array(tiles, array);
+  if (s != AIMC_OK) return s;
   if (col_start < 0 || col_start >= tiles->st.cols)
     return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "col_start = %d is out of range [0, %d)",
                       (int)col_start, (int)tiles->st.cols);
@@ -389,62 +447,68 @@ aimc_status_t aimc_tiles_reset_columns(aimc_tiles_t *tiles, int32_t col_start, i
     col_start = 0;
     n_cols = tiles->st.cols;
   }
-  aimc_status_t s = ctx->ops->reset_columns(ctx, &tiles->st, col_start, n_cols, prob,
-                                            tiles->counters.reset, tiles->counters.write);
-  if (s == AIMC_OK) {
-    tiles->counters.reset++;
-    tiles->counters.write++;
-  }
-  return s;
+  return aimc_algorithm_reset_columns(tiles, array, col_start, n_cols, prob);
+}
+
+aimc_status_t aimc_tiles_reset_columns(aimc_tiles_t *tiles, int32_t col_start, int32_t n_cols,
+                                       float prob) {
+  return aimc_tiles_reset_columns_ex(tiles, 0, col_start, n_cols, prob);
+}
+
+aimc_status_t aimc_tiles_n_arrays(const aimc_tiles_t *tiles, int32_t *n_arrays) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  if (!n_arrays) return aimc_error(tiles->ctx, AIMC_ERR_INVALID_ARGUMENT, "n_arrays is NULL");
+  *n_arrays = tiles->st.n_arrays;
+  return AIMC_OK;
 }
 
 /* ---- Introspection -------------------------------------------------------- */
 
-/* The plane holding `which` for tile t, or the value every weight of the
- * tile has when no plane holds it. */
-static const float *param_plane(const aimc_tiles_t *tiles, aimc_device_param_t which, int64_t t,
-                                float *constant) {
-  int model = tiles->configs[t].device.model;
+/* The plane holding `which` for array a of tile t, or the value every
+ * weight of the tile has when no plane holds it. */
+static const float *param_plane(const aimc_tiles_t *tiles, int32_t a, aimc_device_param_t which,
+                                int64_t t, float *constant) {
+  const aimc_tile_params_t *tp = &tiles->hparams[t];
+  const aimc_device_desc_t *d = &tp->desc[tp->array_device[a]];
+  int model = d->model;
   int linear = model == AIMC_DEVICE_LINEAR_STEP || model == AIMC_DEVICE_SOFT_BOUNDS;
   int pow = model == AIMC_DEVICE_POW_STEP;
-  const aimc_state_t *st = &tiles->st;
+  const aimc_array_t *arr = &tiles->st.arr[a];
   *constant = 0.0f;
   switch (which) {
-    case AIMC_PARAM_HIDDEN_WEIGHT: return st->h;
-    case AIMC_PARAM_MIN_BOUND: return st->plane[AIMC_PLANE_MIN_BOUND];
-    case AIMC_PARAM_MAX_BOUND: return st->plane[AIMC_PLANE_MAX_BOUND];
-    case AIMC_PARAM_STEP_UP: return st->plane[AIMC_PLANE_STEP_UP];
-    case AIMC_PARAM_STEP_DOWN: return st->plane[AIMC_PLANE_STEP_DOWN];
-    case AIMC_PARAM_SLOPE_UP: return linear ? st->plane[AIMC_PLANE_SLOPE_UP] : NULL;
-    case AIMC_PARAM_SLOPE_DOWN: return linear ? st->plane[AIMC_PLANE_SLOPE_DOWN] : NULL;
-    case AIMC_PARAM_GAMMA_UP: return pow ? st->plane[AIMC_PLANE_SLOPE_UP] : NULL;
-    case AIMC_PARAM_GAMMA_DOWN: return pow ? st->plane[AIMC_PLANE_SLOPE_DOWN] : NULL;
+    case AIMC_PARAM_HIDDEN_WEIGHT: return arr->h;
+    case AIMC_PARAM_VISIBLE_WEIGHT: return arr->w;
+    case AIMC_PARAM_MIN_BOUND: return arr->plane[AIMC_PLANE_MIN_BOUND];
+    case AIMC_PARAM_MAX_BOUND: return arr->plane[AIMC_PLANE_MAX_BOUND];
+    case AIMC_PARAM_STEP_UP: return arr->plane[AIMC_PLANE_STEP_UP];
+    case AIMC_PARAM_STEP_DOWN: return arr->plane[AIMC_PLANE_STEP_DOWN];
+    case AIMC_PARAM_SLOPE_UP: return linear ? arr->plane[AIMC_PLANE_SLOPE_UP] : NULL;
+    case AIMC_PARAM_SLOPE_DOWN: return linear ? arr->plane[AIMC_PLANE_SLOPE_DOWN] : NULL;
+    case AIMC_PARAM_GAMMA_UP: return pow ? arr->plane[AIMC_PLANE_SLOPE_UP] : NULL;
+    case AIMC_PARAM_GAMMA_DOWN: return pow ? arr->plane[AIMC_PLANE_SLOPE_DOWN] : NULL;
     case AIMC_PARAM_REFERENCE:
-      return model == AIMC_DEVICE_SOFT_BOUNDS_REFERENCE ? st->plane[AIMC_PLANE_REFERENCE] : NULL;
+      return model == AIMC_DEVICE_SOFT_BOUNDS_REFERENCE ? arr->plane[AIMC_PLANE_REFERENCE] : NULL;
     case AIMC_PARAM_DECAY_SCALE:
       *constant = 1.0f;
-      return tiles->configs[t].device.lifetime > 0.0f ? st->plane[AIMC_PLANE_DECAY] : NULL;
+      return d->lifetime > 0.0f ? arr->plane[AIMC_PLANE_DECAY] : NULL;
     case AIMC_PARAM_DIFFUSION:
-      return tiles->configs[t].device.diffusion > 0.0f ? st->plane[AIMC_PLANE_DIFFUSION] : NULL;
-    case AIMC_PARAM_RESET_BIAS: return st->plane[AIMC_PLANE_RESET_BIAS];
+      return d->diffusion > 0.0f ? arr->plane[AIMC_PLANE_DIFFUSION] : NULL;
+    case AIMC_PARAM_RESET_BIAS: return arr->plane[AIMC_PLANE_RESET_BIAS];
     default: return NULL;
   }
 }
 
-aimc_status_t aimc_tiles_get_device_param(const aimc_tiles_t *tiles, aimc_device_param_t which,
-                                          float *out) {
-  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+/* Copies per-tile slices of [n_tiles][per_tile] arrays into out (context
+ * memory): from src when a tile has it, else a constant. */
+static aimc_status_t copy_tiles(const aimc_tiles_t *tiles, float *out, size_t per_tile,
+                                const float *(*source)(const aimc_tiles_t *, int64_t, float *,
+                                                       const void *),
+                                const void *arg) {
   aimc_context_t *ctx = tiles->ctx;
-  if (!out) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "out is NULL");
-  if ((int)which < 0 || which >= AIMC_PARAM_COUNT)
-    return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
-                      "which = %d is not a device parameter (allowed: 0..%d)", (int)which,
-                      AIMC_PARAM_COUNT - 1);
-  size_t per_tile = (size_t)tiles->st.rows * (size_t)tiles->st.cols;
   float *fill = NULL;
   for (int64_t t = 0; t < tiles->st.n_tiles; ++t) {
     float constant;
-    const float *src = param_plane(tiles, which, t, &constant);
+    const float *src = source(tiles, t, &constant, arg);
     float *dst = out + (size_t)t * per_tile;
     aimc_status_t s;
     if (src) {
@@ -463,6 +527,79 @@ aimc_status_t aimc_tiles_get_device_param(const aimc_tiles_t *tiles, aimc_device
   }
   free(fill);
   return AIMC_OK;
+}
+
+typedef struct param_query {
+  int32_t array;
+  aimc_device_param_t which;
+} param_query_t;
+
+static const float *param_source(const aimc_tiles_t *tiles, int64_t t, float *constant,
+                                 const void *arg) {
+  const param_query_t *q = arg;
+  return param_plane(tiles, q->array, q->which, t, constant);
+}
+
+aimc_status_t aimc_tiles_get_device_param_ex(const aimc_tiles_t *tiles, int32_t array,
+                                             aimc_device_param_t which, float *out) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  aimc_context_t *ctx = tiles->ctx;
+  aimc_status_t s = check_array(tiles, array);
+  if (s != AIMC_OK) return s;
+  if (!out) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "out is NULL");
+  if ((int)which < 0 || which >= AIMC_PARAM_COUNT)
+    return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
+                      "which = %d is not a device parameter (allowed: 0..%d)", (int)which,
+                      AIMC_PARAM_COUNT - 1);
+  param_query_t q = {array, which};
+  return copy_tiles(tiles, out, (size_t)tiles->st.rows * (size_t)tiles->st.cols, param_source,
+                    &q);
+}
+
+aimc_status_t aimc_tiles_get_device_param(const aimc_tiles_t *tiles, aimc_device_param_t which,
+                                          float *out) {
+  return aimc_tiles_get_device_param_ex(tiles, 0, which, out);
+}
+
+static const float *buffer_source(const aimc_tiles_t *tiles, int64_t t, float *constant,
+                                  const void *arg) {
+  (void)t;
+  *constant = 0.0f;
+  switch (*(const aimc_buffer_t *)arg) {
+    case AIMC_BUFFER_TRANSFER: return tiles->st.H;
+    case AIMC_BUFFER_RUNNING_MEAN: return tiles->st.M;
+    default: return tiles->st.P;
+  }
+}
+
+aimc_status_t aimc_tiles_get_buffer(const aimc_tiles_t *tiles, aimc_buffer_t which, float *out) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  if (!out) return aimc_error(tiles->ctx, AIMC_ERR_INVALID_ARGUMENT, "out is NULL");
+  if ((int)which < 0 || which >= AIMC_BUFFER_COUNT)
+    return aimc_error(tiles->ctx, AIMC_ERR_INVALID_ARGUMENT,
+                      "which = %d is not a buffer (allowed: 0..%d)", (int)which,
+                      AIMC_BUFFER_COUNT - 1);
+  return copy_tiles(tiles, out, (size_t)tiles->st.rows * (size_t)tiles->st.cols, buffer_source,
+                    &which);
+}
+
+aimc_status_t aimc_tiles_get_choppers(const aimc_tiles_t *tiles, int8_t *c_in, int8_t *c_out) {
+  if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
+  aimc_context_t *ctx = tiles->ctx;
+  size_t n = (size_t)tiles->st.n_tiles;
+  if (!tiles->st.c_in) { /* algorithms without choppers: all +1 */
+    if (c_in) memset(c_in, 1, n * (size_t)tiles->st.cols);
+    if (c_out) memset(c_out, 1, n * (size_t)tiles->st.rows);
+    return AIMC_OK;
+  }
+  aimc_status_t s = AIMC_OK;
+  if (c_in)
+    s = ctx->ops->copy(ctx, c_in, tiles->st.c_in, n * (size_t)tiles->st.cols,
+                       AIMC_COPY_CONTEXT_TO_HOST);
+  if (s == AIMC_OK && c_out)
+    s = ctx->ops->copy(ctx, c_out, tiles->st.c_out, n * (size_t)tiles->st.rows,
+                       AIMC_COPY_CONTEXT_TO_HOST);
+  return s;
 }
 
 aimc_status_t aimc_tiles_get_stats(const aimc_tiles_t *tiles, aimc_tile_stats_t *stats) {

@@ -296,18 +296,102 @@ typedef struct aimc_update_desc {
 AIMC_API void aimc_update_desc_default(aimc_update_desc_t *desc);
 
 /* ------------------------------------------------------------------------ */
+/* Training algorithms (docs/algorithms.md)                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Which analog arrays a tile holds, by algorithm (array 0 is always the one
+ * holding the weight, read when only one is read):
+ *   SGD, FLOAT_SGD, MIXED_PRECISION: 0 = W
+ *   TIKI_TAKA, TTV2, CHOPPED_TTV2, AGAD: 0 = C (slow, the weight), 1 = A (fast)
+ *   STELLAR: 0 = G+, 1 = G- (W = G+ - G-)
+ *   PANTHER: 0 .. n_slices-1 = the weight slices, most significant first */
+typedef enum aimc_algorithm {
+  AIMC_ALGO_SGD = 0,             /* analog SGD: pulsed updates of W */
+  AIMC_ALGO_FLOAT_SGD = 1,       /* digital reference: exact float updates of W */
+  AIMC_ALGO_TIKI_TAKA = 2,       /* Tiki-Taka v1 (Gokmen & Haensch 2020) */
+  AIMC_ALGO_TTV2 = 3,            /* Tiki-Taka v2: digital buffer H (Gokmen 2021) */
+  AIMC_ALGO_CHOPPED_TTV2 = 4,    /* c-TTv2: choppers on A (Rasch et al. 2024) */
+  AIMC_ALGO_AGAD = 5,            /* dynamic reference from past chopper periods */
+  AIMC_ALGO_MIXED_PRECISION = 6, /* digital accumulator chi (Nandakumar et al. 2020) */
+  AIMC_ALGO_STELLAR = 7,         /* sign/threshold updates of device pairs (Zhang et al. 2023) */
+  AIMC_ALGO_PANTHER = 8,         /* bit-sliced weights with carry resolution (Ankit et al. 2020) */
+  AIMC_ALGO_COUNT = 9
+} aimc_algorithm_t;
+
+#define AIMC_MAX_SLICES 8
+#define AIMC_MAX_ARRAYS 8 /* analog arrays per tile */
+
+typedef struct aimc_algorithm_desc {
+  aimc_algorithm_t kind;       /* (SGD) */
+  /* Transfer family: W_visible = gamma A + C; A learns, columns of A move to C */
+  float gamma;                 /* (0: A is hidden) */
+  float fast_lr;               /* learning rate of A updates, scaled by the tile rate if
+                                  scale_fast_lr (1) */
+  int32_t scale_fast_lr;       /* (0) */
+  float transfer_lr;           /* (1) */
+  int32_t scale_transfer_lr;   /* multiply transfer_lr by the tile learning rate (1) */
+  float transfer_every;        /* samples (or mini-batches, units_in_mbatch) between transfers;
+                                  < 0: automatic, |value| x states of A / columns (1) */
+  int32_t units_in_mbatch;     /* (TIKI_TAKA 1, others 0) */
+  int32_t n_reads_per_transfer;/* columns read per transfer (1) */
+  int32_t transfer_columns;    /* read columns of A (1) or rows (0) */
+  float with_reset_prob;       /* TIKI_TAKA: reset the read column of A (0) */
+  float thres_scale;           /* TTV2: buffer threshold in units of C's step (1) */
+  float step;                  /* steps of C per threshold crossing (1) */
+  float momentum;              /* buffer kept after a write (TTV2 0.1, others 0) */
+  int32_t forget_buffer;       /* after a write H = momentum H, else H -= (1-momentum) n (1) */
+  float in_chop_prob;          /* CHOPPED_TTV2, AGAD: input chopper flip probability (0.1) */
+  int32_t in_chop_random;      /* random flips (CHOPPED 1) or every max(ceil(1/p),2) reads (AGAD 0) */
+  float out_chop_prob;         /* output chopper flip probability per sweep (0) */
+  int32_t auto_scale;          /* scale the A update by running maxima of |x|, |d| (0) */
+  float auto_momentum;         /* (0.99) */
+  float auto_granularity;      /* buffer granularity factor, 0 = off (0) */
+  float buffer_granularity;    /* (1) */
+  int32_t correct_gradient_magnitudes; /* (0) */
+  int32_t no_buffer;           /* reset H before every read (0) */
+  float tail_weightening;      /* AGAD: weight of recent reads in the running mean (5) */
+  float buffer_cap;            /* AGAD: cap |H| at buffer_cap x steps when not forgetting (0) */
+  /* Mixed precision: chi += lr d x^T digitally; every transfer_every updates
+     n = trunc(chi / granularity) pulses go to W, chi -= n granularity */
+  float granularity;           /* 0 = the device's step (0) */
+  int32_t n_rows_per_transfer; /* -1 = all rows (-1) */
+  int32_t n_x_bins, n_d_bins;  /* quantise x and d to this many levels of max |.|, 0 = off (0) */
+  /* STELLAR: sign update gated by thresholds, one pulse per selected device */
+  float stellar_c1;            /* inputs x_j >= stellar_c1 max(x) are selected (0.4) */
+  float stellar_threshold;     /* error threshold Th: |d_i| >= Th is selected (0) */
+  /* PANTHER: each slice holds a base-4 digit of W / weight_step; cell levels
+     D_m in [0, 2^bits_m - 1] around the offset 2^(bits_m - 1) absorb the
+     outer-product increments until carry resolution rewrites canonical digits */
+  int32_t n_slices;            /* (8: 16-bit weights) */
+  int32_t slice_bits[AIMC_MAX_SLICES]; /* cell bits per slice, most significant first
+                                  ({4, 4, 4, 6, 6, 5, 5, 5}) */
+  int32_t crs_every;           /* carry resolution every this many samples (64) */
+  float weight_step;           /* weight of one level of the least significant slice (2^-12) */
+  float input_step;            /* x is quantised to multiples of input_step (2^-8); lr d to
+                                  multiples of weight_step / input_step, stochastically */
+} aimc_algorithm_desc_t;
+
+/* Defaults of an algorithm (aihwkit's class defaults for the transfer family). */
+AIMC_API aimc_status_t aimc_algorithm_desc_default(aimc_algorithm_desc_t *desc,
+                                                   aimc_algorithm_t kind);
+AIMC_API const char *aimc_algorithm_name(aimc_algorithm_t kind);
+
+/* ------------------------------------------------------------------------ */
 /* Tile configuration: everything that may differ between tiles of a batch   */
 /* ------------------------------------------------------------------------ */
 
 typedef struct aimc_tile_config {
-  aimc_device_desc_t device;
+  aimc_device_desc_t device;      /* the weight array (C of the transfer family) */
+  aimc_device_desc_t fast_device; /* A of the transfer family, G- of STELLAR */
   aimc_io_desc_t forward;   /* W x reads (default IOParameters) */
   aimc_io_desc_t backward;  /* W^T d reads (default IOParameters without BM) */
   aimc_io_desc_t transfer;  /* transfer reads of the algorithms (default without NM and BM) */
-  aimc_update_desc_t update;
+  aimc_update_desc_t update;          /* gradient updates (of A for the transfer family) */
+  aimc_update_desc_t transfer_update; /* writes of transfers (TIKI_TAKA, MIXED_PRECISION) */
+  aimc_algorithm_desc_t algorithm;
 } aimc_tile_config_t;
 
-/* ConstantStep device, default IO, default update. */
+/* ConstantStep devices, default IO, default updates, analog SGD. */
 AIMC_API void aimc_tile_config_default(aimc_tile_config_t *cfg);
 /* Sets the forward, backward and transfer IO of cfg to an IO preset, as
  * aihwkit applies it: backward without bound management, transfer reads
@@ -403,10 +487,15 @@ AIMC_API aimc_status_t aimc_tiles_program_weights(aimc_tiles_t *tiles, const flo
  * the reset value (w <- (w - b)(1 - 1/lifetime) + b), clipped to the bounds. */
 AIMC_API aimc_status_t aimc_tiles_decay(aimc_tiles_t *tiles);
 /* Resets columns [col_start, col_start + n_cols) (wrapping around; n_cols < 0
- * = all) of every tile: each device, with probability prob, to
+ * = all) of array 0 of every tile: each device, with probability prob, to
  * reset_bias + reset_std xi, clipped to its bounds. */
 AIMC_API aimc_status_t aimc_tiles_reset_columns(aimc_tiles_t *tiles, int32_t col_start,
                                                 int32_t n_cols, float prob);
+/* The same for any array (see aimc_algorithm_t for the arrays). */
+AIMC_API aimc_status_t aimc_tiles_reset_columns_ex(aimc_tiles_t *tiles, int32_t array,
+                                                   int32_t col_start, int32_t n_cols, float prob);
+/* Number of analog arrays per tile (1 for SGD, 2 for the transfer family, ...). */
+AIMC_API aimc_status_t aimc_tiles_n_arrays(const aimc_tiles_t *tiles, int32_t *n_arrays);
 
 /* Per-weight device parameters drawn at creation, [n_tiles][rows][cols]. */
 typedef enum aimc_device_param {
@@ -423,19 +512,41 @@ typedef enum aimc_device_param {
   AIMC_PARAM_DECAY_SCALE = 10,  /* 1 - 1/lifetime per decay() */
   AIMC_PARAM_DIFFUSION = 11,    /* diffusion std per decay() */
   AIMC_PARAM_RESET_BIAS = 12,   /* reset value */
-  AIMC_PARAM_COUNT = 13
+  AIMC_PARAM_VISIBLE_WEIGHT = 13, /* the array's own visible weight */
+  AIMC_PARAM_COUNT = 14
 } aimc_device_param_t;
+/* Of array 0. */
 AIMC_API aimc_status_t aimc_tiles_get_device_param(const aimc_tiles_t *tiles,
                                                    aimc_device_param_t which, float *out);
+AIMC_API aimc_status_t aimc_tiles_get_device_param_ex(const aimc_tiles_t *tiles, int32_t array,
+                                                      aimc_device_param_t which, float *out);
+
+/* Digital state of the algorithms, [n_tiles][rows][cols] (host or context
+ * memory as the weights). */
+typedef enum aimc_buffer {
+  AIMC_BUFFER_TRANSFER = 0,  /* H of TTV2 / CHOPPED_TTV2 / AGAD, chi of MIXED_PRECISION */
+  AIMC_BUFFER_RUNNING_MEAN = 1, /* AGAD */
+  AIMC_BUFFER_PAST_MEAN = 2,    /* AGAD */
+  AIMC_BUFFER_COUNT = 3
+} aimc_buffer_t;
+AIMC_API aimc_status_t aimc_tiles_get_buffer(const aimc_tiles_t *tiles, aimc_buffer_t which,
+                                             float *out);
+/* Chopper signs (+1 or -1): c_in [n_tiles][cols], c_out [n_tiles][rows], host memory. */
+AIMC_API aimc_status_t aimc_tiles_get_choppers(const aimc_tiles_t *tiles, int8_t *c_in,
+                                               int8_t *c_out);
 
 /* Per-tile counters since creation (or aimc_tiles_reset_stats). */
 typedef struct aimc_tile_stats {
-  uint64_t pulses_up;       /* device pulses that increased the weight */
-  uint64_t pulses_down;     /* device pulses that decreased the weight */
+  uint64_t pulses_up;       /* device pulses that increased a weight, all arrays */
+  uint64_t pulses_down;     /* device pulses that decreased a weight, all arrays */
+  uint64_t array_pulses[AIMC_MAX_ARRAYS]; /* pulses (up + down) per array: endurance */
   uint64_t update_calls;
   uint64_t update_samples;  /* samples that produced pulses (zero x or d are skipped) */
   uint64_t forward_passes;  /* analog forward passes, bound-management repeats included */
   uint64_t forward_samples;
+  uint64_t transfers;       /* transfer reads (column or row reads of A; MP row writes) */
+  uint64_t chopper_flips;   /* input and output chopper sign changes */
+  uint64_t digital_ops;     /* multiply-adds on digital buffers (H, means, chi, slices) */
 } aimc_tile_stats_t;
 /* stats: host array of n_tiles. */
 AIMC_API aimc_status_t aimc_tiles_get_stats(const aimc_tiles_t *tiles, aimc_tile_stats_t *stats);

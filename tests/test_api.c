@@ -102,76 +102,80 @@ typedef struct bad_field {
       FLD(g.bound_management, I, 3), FLD(g.max_bm_factor, F, 0.5), FLD(g.max_bm_res, F, 0),    \
       FLD(g.bm_test_negative_bound, I, 2)
 
+#define DEVICE(g)                                                                          \
+  FLD(g.model, I, 7), FLD(g.dw_min, F, 0), FLD(g.dw_min_dtod, F, -0.1),                     \
+      FLD(g.dw_min_dtod_log_normal, I, 2), FLD(g.dw_min_std, F, -1), FLD(g.up_down, F, NAN), \
+      FLD(g.up_down_dtod, F, -1), FLD(g.w_max, F, -0.1), FLD(g.w_min, F, 0.1),              \
+      FLD(g.w_max_dtod, F, -1), FLD(g.w_min_dtod, F, -1), FLD(g.enforce_consistency, I, 2), \
+      FLD(g.corrupt_devices_prob, F, 1.5), FLD(g.corrupt_devices_range, F, -1),             \
+      FLD(g.lifetime, F, -1), FLD(g.lifetime_dtod, F, -1), FLD(g.diffusion, F, -1),         \
+      FLD(g.diffusion_dtod, F, -1), FLD(g.reset, F, NAN), FLD(g.reset_dtod, F, -1),         \
+      FLD(g.reset_std, F, -1), FLD(g.write_noise_std, F, -1),                               \
+      FLD(g.apply_write_noise_on_set, I, -1), FLD(g.gamma_up, F, NAN),                      \
+      FLD(g.gamma_down, F, INFINITY), FLD(g.gamma_up_dtod, F, -1),                          \
+      FLD(g.gamma_down_dtod, F, -1), FLD(g.allow_increasing, I, 3),                         \
+      FLD(g.mean_bound_reference, I, -1), FLD(g.mult_noise, I, 2), FLD(g.reverse_up, I, 2), \
+      FLD(g.reverse_down, I, 2), FLD(g.reverse_offset, F, NAN), FLD(g.slope_up_dtod, F, -1), \
+      FLD(g.slope_down_dtod, F, -1), FLD(g.reference_mean, F, INFINITY),                    \
+      FLD(g.reference_std, F, -1), FLD(g.subtract_symmetry_point, I, 2), FLD(g.A_up, F, NAN), \
+      FLD(g.A_down, F, NAN), FLD(g.gamma_up_exp, F, -INFINITY), FLD(g.gamma_down_exp, F, NAN), \
+      FLD(g.a, F, NAN), FLD(g.b, F, NAN), FLD(g.dw_min_std_add, F, -1),                     \
+      FLD(g.dw_min_std_slope, F, -1), FLD(g.pow_gamma, F, -1), FLD(g.pow_gamma_dtod, F, -1), \
+      FLD(g.pow_up_down, F, NAN), FLD(g.pow_up_down_dtod, F, -1), FLD(g.n_piecewise, I, 0),  \
+      FLD(g.piecewise_up, F, -1), FLD(g.piecewise_down, F, NAN)
+#define UPDATE(g)                                                                          \
+  FLD(g.learning_rate, F, -0.1), FLD(g.pulse_type, I, 6), FLD(g.desired_bl, I, 0),          \
+      FLD(g.fixed_bl, I, 2), FLD(g.update_management, I, 2),                                \
+      FLD(g.update_bl_management, I, -1), FLD(g.um_grad_scale, F, 0), FLD(g.res, F, 1.5),   \
+      FLD(g.sto_round, I, 2), FLD(g.x_res_implicit, F, -0.1), FLD(g.d_res_implicit, F, 1.1)
+
 /* One invalid value for every field, written independently of the
  * library's table. Unbounded fields take NaN or infinity. */
 static const bad_field_t bad_fields[] = {
-    FLD(device.model, I, 7),
-    FLD(device.dw_min, F, 0),
-    FLD(device.dw_min_dtod, F, -0.1),
-    FLD(device.dw_min_dtod_log_normal, I, 2),
-    FLD(device.dw_min_std, F, -1),
-    FLD(device.up_down, F, NAN),
-    FLD(device.up_down_dtod, F, -1),
-    FLD(device.w_max, F, -0.1),
-    FLD(device.w_min, F, 0.1),
-    FLD(device.w_max_dtod, F, -1),
-    FLD(device.w_min_dtod, F, -1),
-    FLD(device.enforce_consistency, I, 2),
-    FLD(device.corrupt_devices_prob, F, 1.5),
-    FLD(device.corrupt_devices_range, F, -1),
-    FLD(device.lifetime, F, -1),
-    FLD(device.lifetime_dtod, F, -1),
-    FLD(device.diffusion, F, -1),
-    FLD(device.diffusion_dtod, F, -1),
-    FLD(device.reset, F, NAN),
-    FLD(device.reset_dtod, F, -1),
-    FLD(device.reset_std, F, -1),
-    FLD(device.write_noise_std, F, -1),
-    FLD(device.apply_write_noise_on_set, I, -1),
-    FLD(device.gamma_up, F, NAN),
-    FLD(device.gamma_down, F, INFINITY),
-    FLD(device.gamma_up_dtod, F, -1),
-    FLD(device.gamma_down_dtod, F, -1),
-    FLD(device.allow_increasing, I, 3),
-    FLD(device.mean_bound_reference, I, -1),
-    FLD(device.mult_noise, I, 2),
-    FLD(device.reverse_up, I, 2),
-    FLD(device.reverse_down, I, 2),
-    FLD(device.reverse_offset, F, NAN),
-    FLD(device.slope_up_dtod, F, -1),
-    FLD(device.slope_down_dtod, F, -1),
-    FLD(device.reference_mean, F, INFINITY),
-    FLD(device.reference_std, F, -1),
-    FLD(device.subtract_symmetry_point, I, 2),
-    FLD(device.A_up, F, NAN),
-    FLD(device.A_down, F, NAN),
-    FLD(device.gamma_up_exp, F, -INFINITY),
-    FLD(device.gamma_down_exp, F, NAN),
-    FLD(device.a, F, NAN),
-    FLD(device.b, F, NAN),
-    FLD(device.dw_min_std_add, F, -1),
-    FLD(device.dw_min_std_slope, F, -1),
-    FLD(device.pow_gamma, F, -1),
-    FLD(device.pow_gamma_dtod, F, -1),
-    FLD(device.pow_up_down, F, NAN),
-    FLD(device.pow_up_down_dtod, F, -1),
-    FLD(device.n_piecewise, I, 0),
-    FLD(device.piecewise_up, F, -1),
-    FLD(device.piecewise_down, F, NAN),
+    DEVICE(device),
+    DEVICE(fast_device),
     IO(forward),
     IO(backward),
     IO(transfer),
-    FLD(update.learning_rate, F, -0.1),
-    FLD(update.pulse_type, I, 6),
-    FLD(update.desired_bl, I, 0),
-    FLD(update.fixed_bl, I, 2),
-    FLD(update.update_management, I, 2),
-    FLD(update.update_bl_management, I, -1),
-    FLD(update.um_grad_scale, F, 0),
-    FLD(update.res, F, 1.5),
-    FLD(update.sto_round, I, 2),
-    FLD(update.x_res_implicit, F, -0.1),
-    FLD(update.d_res_implicit, F, 1.1),
+    UPDATE(update),
+    UPDATE(transfer_update),
+    FLD(algorithm.kind, I, 9),
+    FLD(algorithm.gamma, F, NAN),
+    FLD(algorithm.fast_lr, F, -1),
+    FLD(algorithm.scale_fast_lr, I, 2),
+    FLD(algorithm.transfer_lr, F, -1),
+    FLD(algorithm.scale_transfer_lr, I, 2),
+    FLD(algorithm.transfer_every, F, NAN),
+    FLD(algorithm.units_in_mbatch, I, 2),
+    FLD(algorithm.n_reads_per_transfer, I, 0),
+    FLD(algorithm.transfer_columns, I, 2),
+    FLD(algorithm.with_reset_prob, F, 1.5),
+    FLD(algorithm.thres_scale, F, 0),
+    FLD(algorithm.step, F, 0),
+    FLD(algorithm.momentum, F, 1.5),
+    FLD(algorithm.forget_buffer, I, 2),
+    FLD(algorithm.in_chop_prob, F, -0.1),
+    FLD(algorithm.in_chop_random, I, 2),
+    FLD(algorithm.out_chop_prob, F, 2),
+    FLD(algorithm.auto_scale, I, 2),
+    FLD(algorithm.auto_momentum, F, 1.5),
+    FLD(algorithm.auto_granularity, F, -1),
+    FLD(algorithm.buffer_granularity, F, 0),
+    FLD(algorithm.correct_gradient_magnitudes, I, 2),
+    FLD(algorithm.no_buffer, I, 2),
+    FLD(algorithm.tail_weightening, F, -1),
+    FLD(algorithm.buffer_cap, F, -1),
+    FLD(algorithm.granularity, F, -1),
+    FLD(algorithm.n_rows_per_transfer, I, -2),
+    FLD(algorithm.n_x_bins, I, -1),
+    FLD(algorithm.n_d_bins, I, -1),
+    FLD(algorithm.stellar_c1, F, 1.5),
+    FLD(algorithm.stellar_threshold, F, -1),
+    FLD(algorithm.n_slices, I, 0),
+    FLD(algorithm.slice_bits, I, 1),
+    FLD(algorithm.crs_every, I, 0),
+    FLD(algorithm.weight_step, F, 0),
+    FLD(algorithm.input_step, F, -1),
 };
 #define N_BAD ((int)(sizeof bad_fields / sizeof bad_fields[0]))
 
@@ -188,7 +192,7 @@ static void inject(aimc_tile_config_t *cfg, const bad_field_t *f) {
 
 /* The name as the library reports it: arrays show their first element. */
 static void reported_name(const bad_field_t *f, char *buf, size_t len) {
-  int array = strstr(f->name, "piecewise_up") || strstr(f->name, "piecewise_down");
+  int array = strstr(f->name, "piecewise_") || strstr(f->name, "slice_bits");
   snprintf(buf, len, "%s%s", f->name, array ? "[0]" : "");
 }
 
@@ -264,6 +268,10 @@ Test(validation, rules_between_fields) {
       {"transfer.noise_management", 1, NULL, 0, "transfer.noise_management = 1"},
       {"transfer.bound_management", 2, NULL, 0, "transfer.bound_management = 2"},
       {"update.pulse_type", 2, NULL, 0, "update.pulse_type = 2"},
+      {"algorithm.kind", AIMC_ALGO_TTV2, "algorithm.transfer_every", 0,
+       "algorithm.transfer_every = 0"},
+      {"algorithm.kind", AIMC_ALGO_MIXED_PRECISION, "algorithm.n_rows_per_transfer", 0,
+       "algorithm.n_rows_per_transfer = 0"},
       {"update.fixed_bl", 0, "update.update_bl_management", 0, NULL},
   };
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
@@ -376,7 +384,11 @@ Test(arguments, failing_calls_change_nothing) {
   EXPECT_FAIL(aimc_tiles_reset_columns(t, 4, 1, 1.0f), "col_start = 4");
   EXPECT_FAIL(aimc_tiles_reset_columns(t, 0, 5, 1.0f), "n_cols = 5");
   EXPECT_FAIL(aimc_tiles_reset_columns(t, 0, 1, 1.5f), "prob = 1.5");
-  EXPECT_FAIL(aimc_tiles_get_device_param(t, AIMC_PARAM_COUNT, y), "which = 13");
+  EXPECT_FAIL(aimc_tiles_get_device_param(t, AIMC_PARAM_COUNT, y), "which = 14");
+  EXPECT_FAIL(aimc_tiles_get_device_param_ex(t, 1, AIMC_PARAM_MIN_BOUND, y), "array = 1");
+  EXPECT_FAIL(aimc_tiles_reset_columns_ex(t, -1, 0, 1, 1.0f), "array = -1");
+  EXPECT_FAIL(aimc_tiles_get_buffer(t, AIMC_BUFFER_COUNT, y), "which = 3");
+  EXPECT_FAIL(aimc_tiles_get_buffer(t, AIMC_BUFFER_TRANSFER, NULL), "out is NULL");
   EXPECT_FAIL(aimc_tiles_get_device_param(t, AIMC_PARAM_MIN_BOUND, NULL), "out is NULL");
   EXPECT_FAIL(aimc_tiles_get_config(t, 2, &s1.cfg[0]), "tile = 2");
   EXPECT_FAIL(aimc_tiles_get_stats(t, NULL), "stats is NULL");

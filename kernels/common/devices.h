@@ -77,12 +77,23 @@ AIMC_HD void aimc_sample_pow_step(const aimc_device_desc_t *d, const float z[16]
   }
 }
 
-/* Device-to-device draw of weight widx of the tile keyed `key`. Normals
- * z[0..11] and uniforms u[0..1] come from blocks 4*widx .. 4*widx+3 of the
- * D2D stream, so the draw is independent of threads and launch shape. */
-AIMC_HD void aimc_device_sample(const aimc_device_desc_t *d, uint64_t key, uint64_t widx,
+/* The device parameters and descriptor array a of a tile uses. */
+AIMC_HD const aimc_device_params_t *aimc_array_dev(const aimc_tile_params_t *tp, int32_t a) {
+  return &tp->dev[tp->array_device[a]];
+}
+
+/* Device-to-device draw of weight widx of array a of the tile keyed `key`,
+ * with the array's mean bounds. Normals z[0..11] and uniforms u[0..1] come
+ * from blocks 4*widx .. 4*widx+3 of the array's D2D stream, so the draw is
+ * independent of threads and launch shape. */
+AIMC_HD void aimc_device_sample(const aimc_tile_params_t *tp, int32_t a, uint64_t widx,
                                 aimc_wparams_t *o) {
-  uint64_t sub = aimc_subsequence(AIMC_STREAM_DEVICE_D2D, 0);
+  aimc_device_desc_t dd = tp->desc[tp->array_device[a]];
+  dd.w_max = tp->array_w_max[a];
+  dd.w_min = tp->array_w_min[a];
+  const aimc_device_desc_t *d = &dd;
+  uint64_t key = tp->key;
+  uint64_t sub = aimc_subsequence(AIMC_STREAM_DEVICE_D2D, aimc_array_counter(a, 0));
   float z[16];
   aimc_normal4(key, sub, 4 * widx + 0, z + 0);
   aimc_normal4(key, sub, 4 * widx + 1, z + 4);
@@ -151,10 +162,10 @@ AIMC_HD void aimc_device_sample(const aimc_device_desc_t *d, uint64_t key, uint6
   }
 }
 
-/* Loads the parameters of weight k from the batch's planes; absent planes
+/* Loads the parameters of weight k from an array's planes; absent planes
  * mean the neutral value (no slope, no reference, no decay, ...). */
-AIMC_HD void aimc_load_wparams(const aimc_state_t *st, size_t k, aimc_wparams_t *o) {
-  float *const *pl = st->plane;
+AIMC_HD void aimc_load_wparams(const aimc_array_t *arr, size_t k, aimc_wparams_t *o) {
+  float *const *pl = arr->plane;
   o->bmin = pl[AIMC_PLANE_MIN_BOUND][k];
   o->bmax = pl[AIMC_PLANE_MAX_BOUND][k];
   o->s_up = pl[AIMC_PLANE_STEP_UP][k];
@@ -167,9 +178,9 @@ AIMC_HD void aimc_load_wparams(const aimc_state_t *st, size_t k, aimc_wparams_t 
   o->reset_bias = pl[AIMC_PLANE_RESET_BIAS] ? pl[AIMC_PLANE_RESET_BIAS][k] : 0.0f;
 }
 
-/* Stores a sampled device into the planes the batch has. */
-AIMC_HD void aimc_store_wparams(const aimc_state_t *st, size_t k, const aimc_wparams_t *o) {
-  float *const *pl = st->plane;
+/* Stores a sampled device into the planes the array has. */
+AIMC_HD void aimc_store_wparams(const aimc_array_t *arr, size_t k, const aimc_wparams_t *o) {
+  float *const *pl = arr->plane;
   pl[AIMC_PLANE_MIN_BOUND][k] = o->bmin;
   pl[AIMC_PLANE_MAX_BOUND][k] = o->bmax;
   pl[AIMC_PLANE_STEP_UP][k] = o->s_up;

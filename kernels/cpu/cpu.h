@@ -14,9 +14,10 @@ aimc_status_t aimc_cpu_write_weights(aimc_context_t *ctx, aimc_state_t *st, cons
                                      aimc_write_mode_t mode, uint64_t write_call);
 aimc_status_t aimc_cpu_decay(aimc_context_t *ctx, aimc_state_t *st, uint64_t call,
                              uint64_t write_call);
-aimc_status_t aimc_cpu_reset_columns(aimc_context_t *ctx, aimc_state_t *st, int32_t col_start,
-                                     int32_t n_cols, float prob, uint64_t call,
+aimc_status_t aimc_cpu_reset_columns(aimc_context_t *ctx, aimc_state_t *st, int32_t array,
+                                     int32_t col_start, int32_t n_cols, float prob, uint64_t call,
                                      uint64_t write_call);
+aimc_status_t aimc_cpu_combine(aimc_context_t *ctx, aimc_state_t *st);
 aimc_status_t aimc_cpu_mvm(aimc_context_t *ctx, const aimc_state_t *st, const aimc_mvm_args_t *a,
                            aimc_tile_stats_t *stats);
 aimc_status_t aimc_cpu_update(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,

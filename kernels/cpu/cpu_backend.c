@@ -54,4 +54,5 @@ const aimc_backend_ops_t aimc_cpu_backend = {
     .update = aimc_cpu_update,
     .decay = aimc_cpu_decay,
     .reset_columns = aimc_cpu_reset_columns,
+    .combine = aimc_cpu_combine,
 };

@@ -1,4 +1,4 @@
-/* CPU pulsed update of every tile.
+/* CPU pulsed update of one array of every tile.
  *
  * Per tile: BL/A/B of every sample; then, a chunk of samples at a time, the
  * bit-packed pulse trains of all input and output lines; then every weight
@@ -31,17 +31,27 @@ typedef struct plan {
   int32_t nw;          /* words per train */
 } plan_t;
 
+/* The update parameters of tile t for this call: the selected descriptor,
+ * with the call's per-tile rate and the exact mode applied. */
+static aimc_update_params_t params_for(const aimc_state_t *st, const aimc_update_args_t *a,
+                                       int64_t t) {
+  aimc_update_params_t u = st->params[t].upd[a->upd];
+  if (a->lr) u.lr = a->lr[t];
+  if (a->exact) u.pulse_type = AIMC_PULSE_NONE;
+  return u;
+}
+
 static int is_exact(int32_t pulse_type) {
   return pulse_type == AIMC_PULSE_NONE || pulse_type == AIMC_PULSE_NONE_WITH_DEVICE;
 }
 
-static int32_t max_bl(const aimc_state_t *st) {
+static int32_t max_bl(const aimc_state_t *st, const aimc_update_args_t *a) {
   int32_t m = 1;
   for (int64_t t = 0; t < st->n_tiles; ++t) {
-    const aimc_update_params_t *u = &st->params[t].upd;
-    int32_t bl = u->desired_bl;
-    if (!u->fixed_bl && !u->ublm && u->granularity * (float)u->desired_bl < u->lr)
-      bl = (int32_t)ceilf(u->lr / u->granularity);
+    aimc_update_params_t u = params_for(st, a, t);
+    int32_t bl = u.desired_bl;
+    if (!u.fixed_bl && !u.ublm && u.granularity * (float)u.desired_bl < u.lr)
+      bl = (int32_t)aimc_minf(ceilf(u.lr / u.granularity), (float)AIMC_MAX_BL);
     if (bl > m) m = bl;
   }
   return m;
@@ -55,12 +65,12 @@ static size_t train_budget(void) {
   return v > 0 ? (size_t)v : TRAIN_BUDGET_BYTES;
 }
 
-static plan_t make_plan(const aimc_state_t *st, int64_t batch) {
+static plan_t make_plan(const aimc_state_t *st, const aimc_update_args_t *a) {
   plan_t p;
-  p.nw = AIMC_TRAIN_WORDS(max_bl(st));
+  p.nw = AIMC_TRAIN_WORDS(max_bl(st, a));
   size_t per_sample = (size_t)(st->rows + st->cols) * ((size_t)p.nw * 4u + 4u + 1u);
   int64_t c = (int64_t)(train_budget() / per_sample);
-  p.chunk = c < 1 ? 1 : (c > batch ? batch : c);
+  p.chunk = c < 1 ? 1 : (c > a->batch ? a->batch : c);
   return p;
 }
 
@@ -88,17 +98,26 @@ static int alloc_scratch(scratch_t *s, const aimc_state_t *st, int64_t batch, co
   return 0;
 }
 
-/* Exact updates: NONE (ideal float device, W -= lr sum_b d_b x_b^T, the
- * sum over samples in order) and NONE_WITH_DEVICE (per sample, the device
- * state clipped to its bounds after each step). */
-static void update_exact(aimc_state_t *st, const aimc_update_args_t *a, int64_t t, float *acc_all,
-                         int inner, int nt) {
+/* Line value with the chopper sign applied (x by c_in, d by c_out). */
+static float line_value(const aimc_state_t *st, const aimc_update_args_t *a, int64_t t, int is_x,
+                        int64_t idx, float v) {
+  if (!a->chopped) return v;
+  int8_t c = is_x ? st->c_in[t * st->cols + idx] : st->c_out[t * st->rows + idx];
+  return c < 0 ? -v : v;
+}
+
+/* Exact updates: NONE (ideal float device, W -= lr sum_b d_b x_b^T, the sum
+ * over samples in order) and NONE_WITH_DEVICE (per sample, the device state
+ * clipped to its bounds after each step). */
+static void update_exact(aimc_state_t *st, const aimc_update_args_t *a, int64_t t,
+                         const aimc_update_params_t *u, float *acc_all, int inner, int nt) {
   const aimc_tile_params_t *tp = &st->params[t];
+  aimc_array_t *arr = &st->arr[a->array];
   int64_t rows = st->rows, cols = st->cols, per_tile = rows * cols;
   const float *x = a->x + t * a->x_tile_stride;
   const float *d = a->d + t * a->d_tile_stride;
-  float lr = tp->upd.lr;
-  int with_device = tp->upd.pulse_type == AIMC_PULSE_NONE_WITH_DEVICE;
+  float lr = u->lr;
+  int with_device = u->pulse_type == AIMC_PULSE_NONE_WITH_DEVICE;
 #pragma omp parallel for if (inner) num_threads(nt) schedule(static)
   for (int64_t i = 0; i < rows; ++i) {
     float *acc = acc_all + (size_t)omp_get_thread_num() * (size_t)cols;
@@ -106,37 +125,38 @@ static void update_exact(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
     for (int64_t j = 0; j < cols; ++j) acc[j] = 0.0f;
     if (!with_device) {
       for (int64_t b = 0; b < a->batch; ++b) {
-        float di = d[b * rows + i];
+        float di = line_value(st, a, t, 0, i, d[b * rows + i]);
         const float *xb = x + b * cols;
-        for (int64_t j = 0; j < cols; ++j) acc[j] += di * xb[j];
+        for (int64_t j = 0; j < cols; ++j) acc[j] += di * line_value(st, a, t, 1, j, xb[j]);
       }
       for (int64_t j = 0; j < cols; ++j) {
         aimc_wparams_t wp;
-        aimc_load_wparams(st, (size_t)(k0 + j), &wp);
-        float w = st->w[k0 + j] - lr * acc[j];
-        st->h[k0 + j] = w + wp.ref;
-        st->w[k0 + j] = w;
+        aimc_load_wparams(arr, (size_t)(k0 + j), &wp);
+        float w = arr->w[k0 + j] - lr * acc[j];
+        arr->h[k0 + j] = w + wp.ref;
+        arr->w[k0 + j] = w;
       }
       continue;
     }
     for (int64_t b = 0; b < a->batch; ++b) { /* acc[j] != 0 marks written devices */
-      float di = lr * d[b * rows + i];
+      float di = lr * line_value(st, a, t, 0, i, d[b * rows + i]);
       if (di == 0.0f) continue;
       const float *xb = x + b * cols;
       for (int64_t j = 0; j < cols; ++j) {
-        if (xb[j] == 0.0f) continue;
+        float xj = line_value(st, a, t, 1, j, xb[j]);
+        if (xj == 0.0f) continue;
         aimc_wparams_t wp;
-        aimc_load_wparams(st, (size_t)(k0 + j), &wp);
-        st->h[k0 + j] = aimc_clampf(st->h[k0 + j] - di * xb[j], wp.bmin, wp.bmax);
+        aimc_load_wparams(arr, (size_t)(k0 + j), &wp);
+        arr->h[k0 + j] = aimc_clampf(arr->h[k0 + j] - di * xj, wp.bmin, wp.bmax);
         acc[j] = 1.0f;
       }
     }
     for (int64_t j = 0; j < cols; ++j) {
       if (acc[j] == 0.0f) continue;
       aimc_wparams_t wp;
-      aimc_load_wparams(st, (size_t)(k0 + j), &wp);
-      st->w[k0 + j] = aimc_refresh_visible(tp, st->h[k0 + j], wp.ref, a->write_call,
-                                           (uint64_t)(i * cols + j));
+      aimc_load_wparams(arr, (size_t)(k0 + j), &wp);
+      arr->w[k0 + j] = aimc_refresh_visible(tp, a->array, arr->h[k0 + j], wp.ref, a->write_call,
+                                            (uint64_t)(i * cols + j));
     }
   }
 }
@@ -144,16 +164,16 @@ static void update_exact(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
 /* Line values of one chunk: trains (stochastic) or levels (deterministic).
  * Lines 0..cols-1 are inputs x, cols..cols+rows-1 outputs d. */
 static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int64_t t,
-                       int64_t b0, int64_t nb, const plan_t *pl, scratch_t *s, int inner,
-                       int nt) {
+                       const aimc_update_params_t *u, int64_t b0, int64_t nb, const plan_t *pl,
+                       scratch_t *s, int inner, int nt) {
   const aimc_tile_params_t *tp = &st->params[t];
-  const aimc_update_params_t *u = &tp->upd;
   int64_t rows = st->rows, cols = st->cols, n_lines = rows + cols;
   const float *x = a->x + t * a->x_tile_stride;
   const float *d = a->d + t * a->d_tile_stride;
-  uint64_t sub_x = aimc_subsequence(AIMC_STREAM_UPDATE_X, a->call);
-  uint64_t sub_d = aimc_subsequence(AIMC_STREAM_UPDATE_D, a->call);
-  uint64_t sub_round = aimc_subsequence(AIMC_STREAM_UPDATE_ROUND, a->call);
+  uint64_t call = aimc_array_counter(a->array, a->call);
+  uint64_t sub_x = aimc_subsequence(AIMC_STREAM_UPDATE_X, call);
+  uint64_t sub_d = aimc_subsequence(AIMC_STREAM_UPDATE_D, call);
+  uint64_t sub_round = aimc_subsequence(AIMC_STREAM_UPDATE_ROUND, call);
 #pragma omp parallel for if (inner) num_threads(nt) schedule(static)
   for (int64_t l = 0; l < n_lines; ++l) {
     int is_x = l < cols;
@@ -162,7 +182,7 @@ static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int6
       int64_t b = b0 + c;
       size_t slot = (size_t)(l * pl->chunk + c);
       const aimc_blab_t *bb = &s->blab[b];
-      float v = is_x ? x[b * cols + idx] : d[b * rows + idx];
+      float v = line_value(st, a, t, is_x, idx, is_x ? x[b * cols + idx] : d[b * rows + idx]);
       float scale = is_x ? bb->b : bb->a;
       uint64_t sample_line = (uint64_t)(b * n + idx);
       float uni = 0.0f;
@@ -191,15 +211,18 @@ static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int6
 }
 
 /* Applies the coincidences of one chunk to every weight of tile t. */
-static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t t, int64_t b0,
-                         int64_t nb, int last_chunk, const plan_t *pl, scratch_t *s,
-                         aimc_tile_stats_t *stats, int inner, int nt) {
+static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t t,
+                         const aimc_update_params_t *u, int64_t b0, int64_t nb, int last_chunk,
+                         const plan_t *pl, scratch_t *s, aimc_tile_stats_t *stats, int inner,
+                         int nt) {
   const aimc_tile_params_t *tp = &st->params[t];
-  const aimc_update_params_t *u = &tp->upd;
+  const aimc_device_params_t *dev = aimc_array_dev(tp, a->array);
+  aimc_array_t *arr = &st->arr[a->array];
   int64_t rows = st->rows, cols = st->cols, per_tile = rows * cols;
   int stochastic = u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED;
-  int noisy = aimc_device_needs_noise(&tp->dev);
-  uint64_t sub = aimc_subsequence(AIMC_STREAM_UPDATE_PULSE, a->call);
+  int noisy = aimc_device_needs_noise(dev);
+  uint64_t sub =
+      aimc_subsequence(AIMC_STREAM_UPDATE_PULSE, aimc_array_counter(a->array, a->call));
   uint64_t up_total = 0, down_total = 0;
 #pragma omp parallel for if (inner) num_threads(nt) schedule(static) reduction(+ : up_total, down_total)
   for (int64_t i = 0; i < rows; ++i) {
@@ -210,7 +233,7 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
       /* per weight across chunks: bit 31 = pulsed in this call, rest = noise position */
       uint32_t carried = b0 == 0 ? 0u : s->next[widx];
       uint32_t pulsed = carried & PULSED_BIT, next = carried & ~PULSED_BIT;
-      float h = st->h[k];
+      float h = arr->h[k];
       aimc_wparams_t wp;
       aimc_normal_stream_t ns;
       int loaded = 0; /* parameters and noise stream, fetched at the first pulse */
@@ -224,7 +247,7 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
                                                      s->level[dl + (size_t)c]);
         if (n <= 0) continue;
         if (!loaded) {
-          aimc_load_wparams(st, (size_t)k, &wp);
+          aimc_load_wparams(arr, (size_t)k, &wp);
           aimc_normal_stream_init(&ns, tp->key, sub, (uint64_t)widx << 32);
           if (noisy) aimc_normal_stream_seek(&ns, next);
           loaded = 1;
@@ -233,36 +256,36 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
         /* W -= lr d x^T: the weight goes up when d and x differ in sign */
         int up = s->neg[xl + (size_t)c] != s->neg[dl + (size_t)c];
         for (int32_t q = 0; q < n; ++q)
-          h = aimc_device_pulse(&tp->dev, &wp, h, up, noisy ? aimc_normal_stream_next(&ns) : 0.0f);
+          h = aimc_device_pulse(dev, &wp, h, up, noisy ? aimc_normal_stream_next(&ns) : 0.0f);
         if (noisy) next = ns.next;
         if (up)
           up_total += (uint64_t)n;
         else
           down_total += (uint64_t)n;
       }
-      st->h[k] = h;
+      arr->h[k] = h;
       s->next[widx] = pulsed | next;
       if (last_chunk && pulsed) {
-        aimc_load_wparams(st, (size_t)k, &wp);
-        st->w[k] = aimc_refresh_visible(tp, h, wp.ref, a->write_call, (uint64_t)widx);
+        aimc_load_wparams(arr, (size_t)k, &wp);
+        arr->w[k] = aimc_refresh_visible(tp, a->array, h, wp.ref, a->write_call, (uint64_t)widx);
       }
     }
   }
   stats[t].pulses_up += up_total;
   stats[t].pulses_down += down_total;
+  stats[t].array_pulses[a->array] += up_total + down_total;
 }
 
 static void update_tile(aimc_state_t *st, const aimc_update_args_t *a, int64_t t,
                         const plan_t *pl, scratch_t *s, aimc_tile_stats_t *stats, int inner,
                         int nt) {
-  const aimc_tile_params_t *tp = &st->params[t];
-  const aimc_update_params_t *u = &tp->upd;
-  if (!(u->lr > 0.0f)) {
+  aimc_update_params_t u = params_for(st, a, t);
+  if (!(u.lr > 0.0f)) {
     stats[t].update_calls += 1u;
     return;
   }
-  if (is_exact(u->pulse_type)) {
-    update_exact(st, a, t, s->acc, inner, nt);
+  if (is_exact(u.pulse_type)) {
+    update_exact(st, a, t, &u, s->acc, inner, nt);
     stats[t].update_calls += 1u;
     stats[t].update_samples += (uint64_t)a->batch;
     return;
@@ -275,13 +298,13 @@ static void update_tile(aimc_state_t *st, const aimc_update_args_t *a, int64_t t
     float xm = 0.0f, dm = 0.0f;
     for (int64_t j = 0; j < cols; ++j) xm = aimc_maxf(xm, aimc_absf(x[b * cols + j]));
     for (int64_t i = 0; i < rows; ++i) dm = aimc_maxf(dm, aimc_absf(d[b * rows + i]));
-    s->blab[b] = aimc_update_blab(u, xm, dm);
+    s->blab[b] = aimc_update_blab(&u, xm, dm);
     if (s->blab[b].bl > 0) samples++;
   }
   for (int64_t b0 = 0; b0 < a->batch; b0 += pl->chunk) {
     int64_t nb = a->batch - b0 < pl->chunk ? a->batch - b0 : pl->chunk;
-    make_lines(st, a, t, b0, nb, pl, s, inner, nt);
-    apply_pulses(st, a, t, b0, nb, b0 + nb >= a->batch, pl, s, stats, inner, nt);
+    make_lines(st, a, t, &u, b0, nb, pl, s, inner, nt);
+    apply_pulses(st, a, t, &u, b0, nb, b0 + nb >= a->batch, pl, s, stats, inner, nt);
   }
   stats[t].update_calls += 1u;
   stats[t].update_samples += samples;
@@ -290,7 +313,7 @@ static void update_tile(aimc_state_t *st, const aimc_update_args_t *a, int64_t t
 aimc_status_t aimc_cpu_update(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,
                               aimc_tile_stats_t *stats) {
   int nt = aimc_cpu_threads(ctx);
-  plan_t pl = make_plan(st, a->batch);
+  plan_t pl = make_plan(st, a);
   int tile_parallel = st->n_tiles >= nt;
   int n_scratch = tile_parallel ? nt : 1;
   scratch_t *s = calloc((size_t)n_scratch, sizeof *s);
