@@ -19,16 +19,23 @@ aimc_status_t aimc_algo_combine(aimc_tiles_t *t) {
   return t->ctx->ops->combine(t->ctx, &t->st);
 }
 
-aimc_status_t aimc_algo_pulse(aimc_tiles_t *t, const aimc_update_args_t *proto) {
+aimc_status_t aimc_algo_step(aimc_tiles_t *t, const aimc_update_args_t *proto,
+                             aimc_status_t (*step)(aimc_context_t *, aimc_state_t *,
+                                                   const aimc_update_args_t *,
+                                                   aimc_tile_stats_t *)) {
   aimc_update_args_t a = *proto;
   a.call = t->counters.update;
   a.write_call = t->counters.write;
-  aimc_status_t s = t->ctx->ops->update(t->ctx, &t->st, &a, t->stats);
+  aimc_status_t s = step(t->ctx, &t->st, &a, t->stats);
   if (s == AIMC_OK) {
     t->counters.update++;
     t->counters.write++;
   }
   return s;
+}
+
+aimc_status_t aimc_algo_pulse(aimc_tiles_t *t, const aimc_update_args_t *proto) {
+  return aimc_algo_step(t, proto, t->ctx->ops->update);
 }
 
 aimc_status_t aimc_algo_write(aimc_tiles_t *t, const float *w, aimc_write_mode_t mode) {
@@ -73,6 +80,13 @@ static const aimc_algorithm_ops_t *ops_of(const aimc_tiles_t *t) {
   switch (t->hparams[0].algo.kind) {
     case AIMC_ALGO_SGD: return &aimc_algo_sgd;
     case AIMC_ALGO_FLOAT_SGD: return &aimc_algo_float_sgd;
+    case AIMC_ALGO_TIKI_TAKA:
+    case AIMC_ALGO_TTV2:
+    case AIMC_ALGO_CHOPPED_TTV2:
+    case AIMC_ALGO_AGAD: return &aimc_algo_transfer;
+    case AIMC_ALGO_MIXED_PRECISION: return &aimc_algo_mixed_precision;
+    case AIMC_ALGO_STELLAR: return &aimc_algo_stellar;
+    case AIMC_ALGO_PANTHER: return &aimc_algo_panther;
     default: return NULL;
   }
 }

@@ -13,6 +13,16 @@ typedef struct aimc_algorithm_ops {
 
 extern const aimc_algorithm_ops_t aimc_algo_sgd;
 extern const aimc_algorithm_ops_t aimc_algo_float_sgd;
+extern const aimc_algorithm_ops_t aimc_algo_transfer; /* TIKI_TAKA, TTV2, CHOPPED_TTV2, AGAD */
+extern const aimc_algorithm_ops_t aimc_algo_mixed_precision;
+extern const aimc_algorithm_ops_t aimc_algo_stellar;
+extern const aimc_algorithm_ops_t aimc_algo_panther;
+
+/* Runs one backend step of an algorithm with the batch's counters. */
+aimc_status_t aimc_algo_step(aimc_tiles_t *t, const aimc_update_args_t *proto,
+                             aimc_status_t (*step)(aimc_context_t *, aimc_state_t *,
+                                                   const aimc_update_args_t *,
+                                                   aimc_tile_stats_t *));
 
 /* A pulsed update with the batch's counters (the prototype's call counters
  * are ignored). */

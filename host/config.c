@@ -168,6 +168,9 @@ aimc_status_t aimc_algorithm_desc_default(aimc_algorithm_desc_t *a, aimc_algorit
   a->auto_momentum = 0.99f;
   a->buffer_granularity = 1.0f;
   a->tail_weightening = 5.0f;
+  /* the A rate scales with the tile rate for Tiki-Taka and TTv2 (aihwkit
+     2026 scale_fast_lr), not for the chopped algorithms */
+  a->scale_fast_lr = kind == AIMC_ALGO_TIKI_TAKA || kind == AIMC_ALGO_TTV2;
   if (kind == AIMC_ALGO_CHOPPED_TTV2 || kind == AIMC_ALGO_AGAD) {
     a->momentum = 0.0f;
     a->units_in_mbatch = 0;
@@ -196,6 +199,28 @@ void aimc_tile_config_default(aimc_tile_config_t *cfg) {
   aimc_update_desc_default(&cfg->update);
   aimc_update_desc_default(&cfg->transfer_update);
   aimc_algorithm_desc_default(&cfg->algorithm, AIMC_ALGO_SGD);
+}
+
+aimc_status_t aimc_tile_config_algorithm(aimc_tile_config_t *cfg, aimc_algorithm_t kind) {
+  if (!cfg) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "cfg is NULL");
+  aimc_algorithm_desc_t a;
+  aimc_status_t s = aimc_algorithm_desc_default(&a, kind);
+  if (s != AIMC_OK) return s;
+  cfg->algorithm = a;
+  aimc_update_desc_default(&cfg->transfer_update);
+  if (kind == AIMC_ALGO_TTV2 || kind == AIMC_ALGO_CHOPPED_TTV2 || kind == AIMC_ALGO_AGAD) {
+    cfg->transfer_update.desired_bl = 1; /* one step per threshold crossing */
+    cfg->transfer_update.update_management = 0;
+    cfg->transfer_update.update_bl_management = 0;
+  }
+  if (kind == AIMC_ALGO_PANTHER) { /* ideal cells: one level per pulse */
+    aimc_device_desc_t *d = &cfg->device;
+    aimc_device_desc_default(d, AIMC_DEVICE_CONSTANT_STEP);
+    d->dw_min = 1.0f;
+    d->dw_min_dtod = d->dw_min_std = d->up_down_dtod = 0.0f;
+    d->w_max_dtod = d->w_min_dtod = d->reset_std = 0.0f;
+  }
+  return AIMC_OK;
 }
 
 /* Number of analog arrays an algorithm keeps per tile. */

@@ -64,6 +64,7 @@ typedef struct aimc_update_args {
   const float *lr;     /* per-tile learning rates (backend memory), NULL: the update's own */
   int32_t chopped;     /* signs of x and d flipped by the input and output choppers */
   int32_t exact;       /* exact float update whatever the pulse type (FLOAT_SGD) */
+  int32_t not_a_call;  /* part of a call already counted in the statistics */
 } aimc_update_args_t;
 
 typedef enum aimc_write_mode {
@@ -103,6 +104,21 @@ struct aimc_backend_ops {
                                  uint64_t write_call);
   /* st->w from the arrays, where the algorithm combines them. */
   aimc_status_t (*combine)(aimc_context_t *ctx, aimc_state_t *st);
+  /* Transfer family, one sample of a mini-batch of `batch`: the running
+   * maxima and the rates of the A update (into lr[n_tiles]) ... */
+  aimc_status_t (*transfer_rates)(aimc_context_t *ctx, aimc_state_t *st, const float *x,
+                                  int64_t x_tile_stride, const float *d, int64_t d_tile_stride,
+                                  int64_t batch, float *lr);
+  /* ... and after A's pulses: count the sample, transfer where due. */
+  aimc_status_t (*transfer)(aimc_context_t *ctx, aimc_state_t *st, int64_t batch,
+                            const float *count_lr, aimc_tile_stats_t *stats);
+  /* One mini-batch of the mixed-precision, STELLAR and PANTHER updates. */
+  aimc_status_t (*mixed_precision)(aimc_context_t *ctx, aimc_state_t *st,
+                                   const aimc_update_args_t *a, aimc_tile_stats_t *stats);
+  aimc_status_t (*stellar)(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,
+                           aimc_tile_stats_t *stats);
+  aimc_status_t (*panther)(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,
+                           aimc_tile_stats_t *stats);
 };
 
 extern const aimc_backend_ops_t aimc_cpu_backend;

@@ -103,3 +103,84 @@ aimc_status_t aimc_device_desc_preset(aimc_device_desc_t *d, aimc_device_preset_
                         AIMC_PRESET_COUNT - 1);
   }
 }
+
+/* Per-device numbers of aihwkit's transfer-family presets. */
+typedef struct family_preset {
+  float fast_lr, auto_granularity, chop_prob, agad_fast_lr, agad_granularity, agad_chop_prob;
+  float tail_weightening;
+  int32_t bl, agad_bl;
+  float chopped_fast_lr;
+} family_preset_t;
+
+static int family_numbers(aimc_device_preset_t d, family_preset_t *f) {
+  switch (d) {
+    case AIMC_PRESET_RERAM_ES:
+    case AIMC_PRESET_RERAM_SB:
+      *f = (family_preset_t){0.5f, 1000, 0.01f, 0.5f, 1000, 0.02f, 5, 31, 31, 0.5f};
+      return 1;
+    case AIMC_PRESET_CAPACITOR:
+      *f = (family_preset_t){0.1f, 1000, 0.01f, 0.1f, 1000, 0.01f, 20, 31, 31, 0.1f};
+      return 1;
+    case AIMC_PRESET_ECRAM: /* aihwkit leaves fast_lr at 1 in ChoppedTTv2EcRamPreset */
+      *f = (family_preset_t){0.1f, 500, 0.01f, 0.1f, 750, 0.005f, 50, 100, 31, 1.0f};
+      return 1;
+    case AIMC_PRESET_ECRAM_MO:
+    case AIMC_PRESET_IDEALIZED:
+      *f = (family_preset_t){0.1f, 500, 0.001f, 0.1f, 500, 0.005f, 50, 100, 100, 0.1f};
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+aimc_status_t aimc_tile_config_preset(aimc_tile_config_t *cfg, aimc_algorithm_t kind,
+                                      aimc_device_preset_t device) {
+  if (!cfg) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "cfg is NULL");
+  aimc_tile_config_t c;
+  aimc_tile_config_default(&c);
+  aimc_status_t s = aimc_device_desc_preset(&c.device, device);
+  if (s != AIMC_OK) return s;
+  c.fast_device = c.device;
+  aimc_tile_config_io_preset(&c, AIMC_IO_PRESET);
+  family_preset_t f = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  int family = kind == AIMC_ALGO_TIKI_TAKA || kind == AIMC_ALGO_TTV2 ||
+               kind == AIMC_ALGO_CHOPPED_TTV2 || kind == AIMC_ALGO_AGAD;
+  if (family && !family_numbers(device, &f))
+    return aimc_error(NULL, AIMC_ERR_UNSUPPORTED,
+                      "kind = %s has no preset for device = %s (aihwkit defines the transfer "
+                      "family for ReRamES, ReRamSB, Capacitor, EcRam, EcRamMO and Idealized)",
+                      aimc_algorithm_name(kind), aimc_device_preset_name(device));
+  if (kind != AIMC_ALGO_SGD && kind != AIMC_ALGO_MIXED_PRECISION && !family)
+    return aimc_error(NULL, AIMC_ERR_UNSUPPORTED,
+                      "kind = %s has no aihwkit preset (presets exist for SGD, TIKI_TAKA, TTV2, "
+                      "CHOPPED_TTV2, AGAD and MIXED_PRECISION)",
+                      aimc_algorithm_name(kind));
+  /* aihwkit's TTv2 presets are the chopped algorithm without flips */
+  aimc_algorithm_t run = kind == AIMC_ALGO_TTV2 ? AIMC_ALGO_CHOPPED_TTV2 : kind;
+  aimc_tile_config_algorithm(&c, run);
+  if (family && device == AIMC_PRESET_RERAM_SB)
+    c.device.subtract_symmetry_point = c.fast_device.subtract_symmetry_point = 1;
+  aimc_algorithm_desc_t *a = &c.algorithm;
+  switch (kind) {
+    case AIMC_ALGO_TTV2:
+    case AIMC_ALGO_CHOPPED_TTV2:
+      a->auto_scale = 1;
+      a->fast_lr = kind == AIMC_ALGO_TTV2 ? f.fast_lr : f.chopped_fast_lr;
+      a->auto_granularity = f.auto_granularity;
+      a->in_chop_prob = kind == AIMC_ALGO_TTV2 ? 0.0f : f.chop_prob;
+      c.update.desired_bl = f.bl;
+      break;
+    case AIMC_ALGO_AGAD:
+      a->auto_scale = 1;
+      a->fast_lr = f.agad_fast_lr;
+      a->auto_granularity = f.agad_granularity;
+      a->in_chop_prob = f.agad_chop_prob;
+      a->tail_weightening = f.tail_weightening;
+      c.update.desired_bl = f.agad_bl;
+      break;
+    default:
+      break;
+  }
+  *cfg = c;
+  return AIMC_OK;
+}

@@ -357,7 +357,7 @@ typedef struct aimc_algorithm_desc {
   int32_t n_rows_per_transfer; /* -1 = all rows (-1) */
   int32_t n_x_bins, n_d_bins;  /* quantise x and d to this many levels of max |.|, 0 = off (0) */
   /* STELLAR: sign update gated by thresholds, one pulse per selected device */
-  float stellar_c1;            /* inputs x_j >= stellar_c1 max(x) are selected (0.4) */
+  float stellar_c1;            /* inputs x_j > stellar_c1 max(x) (and > 0) are selected (0.4) */
   float stellar_threshold;     /* error threshold Th: |d_i| >= Th is selected (0) */
   /* PANTHER: each slice holds a base-4 digit of W / weight_step; cell levels
      D_m in [0, 2^bits_m - 1] around the offset 2^(bits_m - 1) absorb the
@@ -381,8 +381,9 @@ AIMC_API const char *aimc_algorithm_name(aimc_algorithm_t kind);
 /* ------------------------------------------------------------------------ */
 
 typedef struct aimc_tile_config {
-  aimc_device_desc_t device;      /* the weight array (C of the transfer family) */
-  aimc_device_desc_t fast_device; /* A of the transfer family, G- of STELLAR */
+  aimc_device_desc_t device;      /* the weight array (C of the transfer family; both
+                                     devices of STELLAR's pairs; PANTHER's slice cells) */
+  aimc_device_desc_t fast_device; /* A of the transfer family */
   aimc_io_desc_t forward;   /* W x reads (default IOParameters) */
   aimc_io_desc_t backward;  /* W^T d reads (default IOParameters without BM) */
   aimc_io_desc_t transfer;  /* transfer reads of the algorithms (default without NM and BM) */
@@ -393,6 +394,20 @@ typedef struct aimc_tile_config {
 
 /* ConstantStep devices, default IO, default updates, analog SGD. */
 AIMC_API void aimc_tile_config_default(aimc_tile_config_t *cfg);
+/* Sets cfg's algorithm to kind with its defaults, including the transfer
+ * writes it implies (aihwkit: BL 1 without update management for TTV2,
+ * CHOPPED_TTV2 and AGAD; the default update otherwise). For PANTHER the
+ * device becomes its ideal cell: ConstantStep, one level per pulse
+ * (dw_min 1), no spread or noise. */
+AIMC_API aimc_status_t aimc_tile_config_algorithm(aimc_tile_config_t *cfg, aimc_algorithm_t kind);
+/* aihwkit's presets (src/aihwkit/simulator/presets/configs.py): devices,
+ * PresetIOParameters, update and algorithm settings of SGD, TIKI_TAKA, TTV2,
+ * CHOPPED_TTV2, AGAD and MIXED_PRECISION for the device presets that have
+ * them (SGD and MIXED_PRECISION: all; the transfer family: all but
+ * GOKMEN_VLASOV). As in aihwkit, the TTV2 presets run the chopped algorithm
+ * with in_chop_prob 0 (kind CHOPPED_TTV2). */
+AIMC_API aimc_status_t aimc_tile_config_preset(aimc_tile_config_t *cfg, aimc_algorithm_t kind,
+                                               aimc_device_preset_t device);
 /* Sets the forward, backward and transfer IO of cfg to an IO preset, as
  * aihwkit applies it: backward without bound management, transfer reads
  * without noise and bound management. */

@@ -538,3 +538,68 @@ Test(seeds, derivation_and_overrides) {
   aimc_context_destroy(c1), aimc_context_destroy(c2), aimc_context_destroy(c3);
   aimc_context_destroy(c4);
 }
+
+/* aihwkit's algorithm presets: every defined combination validates and
+ * carries the table's numbers; undefined ones are refused by name. */
+Test(presets, algorithm_presets) {
+  aimc_tile_config_t cfg, before;
+  aimc_algorithm_t kinds[6] = {AIMC_ALGO_SGD,  AIMC_ALGO_TIKI_TAKA, AIMC_ALGO_TTV2,
+                               AIMC_ALGO_CHOPPED_TTV2, AIMC_ALGO_AGAD, AIMC_ALGO_MIXED_PRECISION};
+  for (int k = 0; k < 6; ++k)
+    for (int p = 0; p < AIMC_PRESET_COUNT; ++p) {
+      aimc_status_t s = aimc_tile_config_preset(&cfg, kinds[k], (aimc_device_preset_t)p);
+      int family = k >= 1 && k <= 4;
+      if (family && p == AIMC_PRESET_GOKMEN_VLASOV) {
+        cr_assert_eq(s, AIMC_ERR_UNSUPPORTED);
+        cr_assert(strstr(aimc_last_error(), "GokmenVlasov"), "%s", aimc_last_error());
+        continue;
+      }
+      CK(s);
+      CK(aimc_tile_config_validate(&cfg));
+      cr_assert_eq(cfg.forward.out_bound, 20.0f, "PresetIOParameters");
+      cr_assert_eq(cfg.transfer.noise_management, AIMC_NM_NONE);
+    }
+  CK(aimc_tile_config_preset(&cfg, AIMC_ALGO_TTV2, AIMC_PRESET_RERAM_SB));
+  cr_assert_eq(cfg.algorithm.kind, AIMC_ALGO_CHOPPED_TTV2);
+  cr_assert_eq(cfg.algorithm.in_chop_prob, 0.0f);
+  cr_assert_eq(cfg.algorithm.fast_lr, 0.5f);
+  cr_assert_eq(cfg.algorithm.auto_granularity, 1000.0f);
+  cr_assert(cfg.device.subtract_symmetry_point && cfg.fast_device.subtract_symmetry_point);
+  cr_assert_eq(cfg.transfer_update.desired_bl, 1);
+  CK(aimc_tile_config_preset(&cfg, AIMC_ALGO_AGAD, AIMC_PRESET_ECRAM));
+  cr_assert_eq(cfg.algorithm.auto_granularity, 750.0f);
+  cr_assert_eq(cfg.algorithm.tail_weightening, 50.0f);
+  cr_assert_eq(cfg.update.desired_bl, 31);
+  CK(aimc_tile_config_preset(&cfg, AIMC_ALGO_CHOPPED_TTV2, AIMC_PRESET_ECRAM_MO));
+  cr_assert_eq(cfg.algorithm.in_chop_prob, 0.001f);
+  cr_assert_eq(cfg.update.desired_bl, 100);
+  before = cfg;
+  cr_assert_eq(aimc_tile_config_preset(&cfg, AIMC_ALGO_STELLAR, AIMC_PRESET_IDEALIZED),
+               AIMC_ERR_UNSUPPORTED);
+  cr_assert_eq(memcmp(&cfg, &before, sizeof cfg), 0, "a refused preset changes nothing");
+  CK(aimc_tile_config_algorithm(&cfg, AIMC_ALGO_AGAD));
+  cr_assert_eq(cfg.algorithm.in_chop_random, 0);
+  cr_assert_eq(cfg.transfer_update.update_management, 0);
+  CK(aimc_tile_config_algorithm(&cfg, AIMC_ALGO_TIKI_TAKA));
+  cr_assert_eq(cfg.transfer_update.desired_bl, 31);
+  cr_assert_eq(cfg.algorithm.units_in_mbatch, 1);
+  cr_assert_eq(aimc_tile_config_algorithm(&cfg, AIMC_ALGO_COUNT), AIMC_ERR_INVALID_ARGUMENT);
+}
+
+/* All tiles of a batch must run the same algorithm. */
+Test(presets, one_algorithm_per_batch) {
+  aimc_context_t *ctx = test_context(1, 3);
+  aimc_tiles_desc_t td;
+  aimc_tiles_desc_default(&td);
+  td.n_tiles = 2;
+  aimc_tile_config_t cfg[2];
+  aimc_tile_config_default(&cfg[0]);
+  aimc_tile_config_default(&cfg[1]);
+  CK(aimc_tile_config_algorithm(&cfg[1], AIMC_ALGO_AGAD));
+  td.per_tile = cfg;
+  aimc_tiles_t *t;
+  cr_assert_eq(aimc_tiles_create(ctx, &td, &t), AIMC_ERR_INVALID_ARGUMENT);
+  cr_assert(strstr(aimc_context_last_error(ctx), "desc->per_tile[1].algorithm.kind = 5"), "%s",
+            aimc_context_last_error(ctx));
+  aimc_context_destroy(ctx);
+}

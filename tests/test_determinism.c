@@ -163,3 +163,46 @@ Test(determinism, reads_do_not_shift_update_noise) {
   }
   cr_assert_arr_eq(wa, wb, sizeof wa);
 }
+
+/* Every transfer-family algorithm, with its aihwkit preset (device noise,
+ * write noise, noisy transfer reads, random choppers), gives the same bits
+ * with 1 to 4 threads over 3 tiles (4 threads split rows inside tiles). */
+Test(determinism, transfer_family_thread_count_does_not_matter) {
+  aimc_algorithm_t kinds[4] = {AIMC_ALGO_TIKI_TAKA, AIMC_ALGO_TTV2, AIMC_ALGO_CHOPPED_TTV2,
+                               AIMC_ALGO_AGAD};
+  for (int q = 0; q < 4; ++q) {
+    float ref[2 * T * R * C], w[2 * T * R * C];
+    aimc_tile_stats_t st_ref[T], st[T];
+    for (int threads = 1; threads <= 4; ++threads) {
+      aimc_context_t *ctx = test_context(threads, 11);
+      aimc_tiles_desc_t td;
+      aimc_tiles_desc_default(&td);
+      td.n_tiles = T, td.rows = R, td.cols = C;
+      CK(aimc_tile_config_preset(&td.config, kinds[q], AIMC_PRESET_RERAM_SB));
+      td.config.algorithm.in_chop_prob = 0.2f;
+      td.config.algorithm.out_chop_prob = 0.1f;
+      td.config.transfer.inp_noise = 0.01f;
+      aimc_tiles_t *t = test_tiles(ctx, &td);
+      static float x[T * B * C], d[T * B * R];
+      test_rng_t r = {19};
+      test_fill(&r, x, T * B * C, -1, 1);
+      test_fill(&r, d, T * B * R, -1, 1);
+      for (int k = 0; k < 6; ++k) CK(aimc_tiles_update(t, x, d, B));
+      CK(aimc_tiles_get_device_param_ex(t, 0, AIMC_PARAM_VISIBLE_WEIGHT, w));
+      CK(aimc_tiles_get_device_param_ex(t, 1, AIMC_PARAM_VISIBLE_WEIGHT, w + T * R * C));
+      CK(aimc_tiles_get_stats(t, st));
+      if (threads == 1) {
+        memcpy(ref, w, sizeof w);
+        memcpy(st_ref, st, sizeof st);
+        cr_assert_gt(st[0].transfers, 0u);
+      } else {
+        cr_assert_arr_eq(w, ref, sizeof w, "%s, %d threads: arrays differ",
+                         aimc_algorithm_name(kinds[q]), threads);
+        cr_assert_arr_eq(st, st_ref, sizeof st, "%s, %d threads: statistics differ",
+                         aimc_algorithm_name(kinds[q]), threads);
+      }
+      aimc_tiles_destroy(t);
+      aimc_context_destroy(ctx);
+    }
+  }
+}

@@ -9,6 +9,15 @@
 
 int aimc_cpu_threads(const aimc_context_t *ctx);
 
+/* Scratch of one analog read: 5 arrays of max(rows, cols) floats. */
+typedef struct aimc_read_scratch {
+  float *v, *y, *q, *nl, *sigma;
+} aimc_read_scratch_t;
+
+int aimc_cpu_read_vector(const aimc_tile_params_t *tp, int dir, const float *w, int64_t rows,
+                         int64_t cols, const float *in, float *out, uint64_t call, int64_t batch,
+                         int64_t b, aimc_read_scratch_t *s);
+
 aimc_status_t aimc_cpu_sample_devices(aimc_context_t *ctx, aimc_state_t *st);
 aimc_status_t aimc_cpu_write_weights(aimc_context_t *ctx, aimc_state_t *st, const float *w,
                                      aimc_write_mode_t mode, uint64_t write_call);
@@ -18,6 +27,17 @@ aimc_status_t aimc_cpu_reset_columns(aimc_context_t *ctx, aimc_state_t *st, int3
                                      int32_t col_start, int32_t n_cols, float prob, uint64_t call,
                                      uint64_t write_call);
 aimc_status_t aimc_cpu_combine(aimc_context_t *ctx, aimc_state_t *st);
+aimc_status_t aimc_cpu_transfer_rates(aimc_context_t *ctx, aimc_state_t *st, const float *x,
+                                      int64_t x_tile_stride, const float *d,
+                                      int64_t d_tile_stride, int64_t batch, float *lr);
+aimc_status_t aimc_cpu_transfer(aimc_context_t *ctx, aimc_state_t *st, int64_t batch,
+                                const float *count_lr, aimc_tile_stats_t *stats);
+aimc_status_t aimc_cpu_mixed_precision(aimc_context_t *ctx, aimc_state_t *st,
+                                       const aimc_update_args_t *a, aimc_tile_stats_t *stats);
+aimc_status_t aimc_cpu_stellar(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,
+                               aimc_tile_stats_t *stats);
+aimc_status_t aimc_cpu_panther(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,
+                               aimc_tile_stats_t *stats);
 aimc_status_t aimc_cpu_mvm(aimc_context_t *ctx, const aimc_state_t *st, const aimc_mvm_args_t *a,
                            aimc_tile_stats_t *stats);
 aimc_status_t aimc_cpu_update(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,

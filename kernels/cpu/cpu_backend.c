@@ -55,4 +55,9 @@ const aimc_backend_ops_t aimc_cpu_backend = {
     .decay = aimc_cpu_decay,
     .reset_columns = aimc_cpu_reset_columns,
     .combine = aimc_cpu_combine,
+    .transfer_rates = aimc_cpu_transfer_rates,
+    .transfer = aimc_cpu_transfer,
+    .mixed_precision = aimc_cpu_mixed_precision,
+    .stellar = aimc_cpu_stellar,
+    .panther = aimc_cpu_panther,
 };

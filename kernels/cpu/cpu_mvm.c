@@ -49,21 +49,15 @@ static void pcm_moments(const float *w, int64_t rows, int64_t cols, int transpos
     }
 }
 
-typedef struct scratch {
-  float *v, *y, *q, *nl, *sigma;
-} scratch_t;
-
-/* One sample of one tile through the IO pipeline; returns the passes made. */
-static int read_sample(const aimc_state_t *st, const aimc_mvm_args_t *a, int64_t t, int64_t b,
-                       scratch_t *s) {
-  const aimc_tile_params_t *tp = &st->params[t];
-  const aimc_io_params_t *p = &tp->io[a->dir];
-  int transposed = a->dir == AIMC_BACKWARD || a->dir == AIMC_TRANSFER_BACKWARD;
-  int64_t rows = st->rows, cols = st->cols;
+/* One input vector of one tile through the IO pipeline of direction dir:
+ * out = read(W in). w is the tile's rows x cols weights; the random numbers
+ * are those of call `call`, sample b of `batch`. Returns the passes made. */
+int aimc_cpu_read_vector(const aimc_tile_params_t *tp, int dir, const float *w, int64_t rows,
+                         int64_t cols, const float *in, float *out, uint64_t call, int64_t batch,
+                         int64_t b, aimc_read_scratch_t *s) {
+  const aimc_io_params_t *p = &tp->io[dir];
+  int transposed = dir == AIMC_BACKWARD || dir == AIMC_TRANSFER_BACKWARD;
   int64_t n_in = transposed ? rows : cols, n_out = transposed ? cols : rows;
-  const float *w = st->w + t * rows * cols;
-  const float *in = a->in + t * a->in_tile_stride + b * n_in;
-  float *out = a->out + (t * a->batch + b) * n_out;
 
   if (p->perfect) {
     product(w, rows, cols, transposed, in, out);
@@ -90,7 +84,7 @@ static int read_sample(const aimc_state_t *st, const aimc_mvm_args_t *a, int64_t
     }
   }
   for (int64_t o = 0; o < n_out; ++o)
-    aimc_io_output_constants(p, tp->key, a->dir, (uint64_t)o, &s->nl[o], &s->sigma[o]);
+    aimc_io_output_constants(p, tp->key, dir, (uint64_t)o, &s->nl[o], &s->sigma[o]);
 
   int in_random = aimc_io_input_random(p);
   aimc_u32x4 zero_words = {{0u, 0u, 0u, 0u}};
@@ -103,9 +97,9 @@ static int read_sample(const aimc_state_t *st, const aimc_mvm_args_t *a, int64_t
       r = 1.0f;
     }
     scale = aimc_io_input_scale(use_nm, nm_s, use_bm, r);
-    uint64_t base = ((uint64_t)round * (uint64_t)a->batch + (uint64_t)b);
+    uint64_t base = ((uint64_t)round * (uint64_t)batch + (uint64_t)b);
     for (int64_t j = 0; j < n_in; ++j) {
-      aimc_u32x4 wd = in_random ? aimc_io_words(tp->key, a->dir, 0, a->call,
+      aimc_u32x4 wd = in_random ? aimc_io_words(tp->key, dir, 0, call,
                                                 base * (uint64_t)n_in + (uint64_t)j)
                                 : zero_words;
       s->v[j] = aimc_io_input(p, in[j], scale, wd);
@@ -119,7 +113,7 @@ static int read_sample(const aimc_state_t *st, const aimc_mvm_args_t *a, int64_t
     int hit = 0;
     for (int64_t o = 0; o < n_out; ++o) {
       aimc_u32x4 wd = aimc_io_output_random(p, s->sigma[o])
-                          ? aimc_io_words(tp->key, a->dir, 1, a->call,
+                          ? aimc_io_words(tp->key, dir, 1, call,
                                           base * (uint64_t)n_out + (uint64_t)o)
                           : zero_words;
       float q = p->w_noise_type == AIMC_W_NOISE_PCM_READ ? s->q[o] : q_add;
@@ -147,11 +141,16 @@ aimc_status_t aimc_cpu_mvm(aimc_context_t *ctx, const aimc_state_t *st, const ai
 #pragma omp parallel num_threads(nt)
   {
     float *buf = all + (size_t)omp_get_thread_num() * (size_t)(5 * width);
-    scratch_t s = {buf, buf + width, buf + 2 * width, buf + 3 * width, buf + 4 * width};
+    aimc_read_scratch_t s = {buf, buf + width, buf + 2 * width, buf + 3 * width, buf + 4 * width};
+    int transposed = a->dir == AIMC_BACKWARD || a->dir == AIMC_TRANSFER_BACKWARD;
+    int64_t n_in = transposed ? st->rows : st->cols, n_out = transposed ? st->cols : st->rows;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t item = 0; item < n_items; ++item) {
       int64_t t = item / a->batch, b = item % a->batch;
-      int passes = read_sample(st, a, t, b, &s);
+      int passes = aimc_cpu_read_vector(
+          &st->params[t], a->dir, st->w + t * st->rows * st->cols, st->rows, st->cols,
+          a->in + t * a->in_tile_stride + b * n_in, a->out + (t * a->batch + b) * n_out, a->call,
+          a->batch, b, &s);
       if (a->dir == AIMC_FORWARD) {
 #pragma omp atomic
         stats[t].forward_passes += (uint64_t)passes;

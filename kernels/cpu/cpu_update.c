@@ -280,13 +280,14 @@ static void update_tile(aimc_state_t *st, const aimc_update_args_t *a, int64_t t
                         const plan_t *pl, scratch_t *s, aimc_tile_stats_t *stats, int inner,
                         int nt) {
   aimc_update_params_t u = params_for(st, a, t);
+  uint64_t call = a->not_a_call ? 0u : 1u;
   if (!(u.lr > 0.0f)) {
-    stats[t].update_calls += 1u;
+    stats[t].update_calls += call;
     return;
   }
   if (is_exact(u.pulse_type)) {
     update_exact(st, a, t, &u, s->acc, inner, nt);
-    stats[t].update_calls += 1u;
+    stats[t].update_calls += call;
     stats[t].update_samples += (uint64_t)a->batch;
     return;
   }
@@ -306,7 +307,7 @@ static void update_tile(aimc_state_t *st, const aimc_update_args_t *a, int64_t t
     make_lines(st, a, t, &u, b0, nb, pl, s, inner, nt);
     apply_pulses(st, a, t, &u, b0, nb, b0 + nb >= a->batch, pl, s, stats, inner, nt);
   }
-  stats[t].update_calls += 1u;
+  stats[t].update_calls += call;
   stats[t].update_samples += samples;
 }
 
