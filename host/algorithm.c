@@ -99,13 +99,8 @@ aimc_status_t aimc_algorithm_init(aimc_tiles_t *t) {
   return aimc_algorithm_write(t, NULL, AIMC_WRITE_INIT);
 }
 
-aimc_status_t aimc_algorithm_update(aimc_tiles_t *t, const float *x, int64_t x_tile_stride,
-                                    const float *d, int64_t d_tile_stride, int64_t batch) {
-  aimc_update_args_t a;
-  memset(&a, 0, sizeof a);
-  a.x = x, a.d = d, a.x_tile_stride = x_tile_stride, a.d_tile_stride = d_tile_stride;
-  a.batch = batch;
-  aimc_status_t s = ops_of(t)->update(t, &a);
+aimc_status_t aimc_algorithm_update(aimc_tiles_t *t, const aimc_update_args_t *a) {
+  aimc_status_t s = ops_of(t)->update(t, a);
   if (s != AIMC_OK) return s;
   return aimc_algo_combine(t);
 }

@@ -348,6 +348,7 @@ static const field_t fields[] = {
     FI(algorithm, n_d_bins, 0, 1 << 24),
     FR(algorithm, stellar_c1, 0, 1),
     FR(algorithm, stellar_threshold, 0, INF),
+    FA(algorithm, stellar_c2),
     FI(algorithm, n_slices, 1, AIMC_MAX_SLICES),
     FARR(algorithm, slice_bits, FT_I32, 2, 24, AIMC_MAX_SLICES, n_slices),
     FI(algorithm, crs_every, 1, 1 << 30),
@@ -722,6 +723,7 @@ static void resolve_algorithm(const aimc_tile_config_t *cfg, aimc_algo_params_t 
   p->mp_granularity = a->granularity > 0.0f ? a->granularity : p->dw_min_slow;
   p->stellar_c1 = a->stellar_c1;
   p->stellar_threshold = a->stellar_threshold;
+  p->stellar_c2 = a->stellar_c2;
   p->n_slices = a->n_slices;
   for (int m = 0; m < AIMC_MAX_SLICES; ++m) p->slice_bits[m] = a->slice_bits[m];
   p->crs_every = a->crs_every;

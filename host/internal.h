@@ -65,6 +65,8 @@ typedef struct aimc_update_args {
   int32_t chopped;     /* signs of x and d flipped by the input and output choppers */
   int32_t exact;       /* exact float update whatever the pulse type (FLOAT_SGD) */
   int32_t not_a_call;  /* part of a call already counted in the statistics */
+  const float *y;      /* outputs for gated updates (STELLAR), or NULL */
+  int64_t y_tile_stride;
 } aimc_update_args_t;
 
 typedef enum aimc_write_mode {
@@ -146,8 +148,7 @@ int aimc_is_transfer_family(int32_t kind);
 /* The algorithm layer (algorithm.c): what update, weight writes, decay and
  * reset mean for the batch's algorithm, composed from backend primitives. */
 aimc_status_t aimc_algorithm_init(aimc_tiles_t *t);
-aimc_status_t aimc_algorithm_update(aimc_tiles_t *t, const float *x, int64_t x_tile_stride,
-                                    const float *d, int64_t d_tile_stride, int64_t batch);
+aimc_status_t aimc_algorithm_update(aimc_tiles_t *t, const aimc_update_args_t *a);
 aimc_status_t aimc_algorithm_write(aimc_tiles_t *t, const float *w, aimc_write_mode_t mode);
 aimc_status_t aimc_algorithm_decay(aimc_tiles_t *t);
 aimc_status_t aimc_algorithm_reset_columns(aimc_tiles_t *t, int32_t array, int32_t col_start,

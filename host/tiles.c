@@ -320,8 +320,9 @@ aimc_status_t aimc_tiles_backward(aimc_tiles_t *tiles, const float *d, float *x_
 
 /* ---- Update ---------------------------------------------------------------- */
 
-aimc_status_t aimc_tiles_update_ex(aimc_tiles_t *tiles, const float *x, int64_t x_tile_stride,
-                                   const float *d, int64_t d_tile_stride, int64_t batch) {
+aimc_status_t aimc_tiles_update_gated(aimc_tiles_t *tiles, const float *x, int64_t x_tile_stride,
+                                      const float *d, int64_t d_tile_stride, const float *y,
+                                      int64_t y_tile_stride, int64_t batch) {
   if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
   aimc_context_t *ctx = tiles->ctx;
   aimc_clear_error(ctx);
@@ -332,9 +333,20 @@ aimc_status_t aimc_tiles_update_ex(aimc_tiles_t *tiles, const float *x, int64_t 
   if (!x) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "x is NULL");
   if (!d) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "d is NULL");
   if ((s = check_stride(ctx, "x_tile_stride", x_tile_stride, batch, tiles->st.cols)) != AIMC_OK ||
-      (s = check_stride(ctx, "d_tile_stride", d_tile_stride, batch, tiles->st.rows)) != AIMC_OK)
+      (s = check_stride(ctx, "d_tile_stride", d_tile_stride, batch, tiles->st.rows)) != AIMC_OK ||
+      (y && (s = check_stride(ctx, "y_tile_stride", y_tile_stride, batch, tiles->st.rows)) !=
+                AIMC_OK))
     return s;
-  return aimc_algorithm_update(tiles, x, x_tile_stride, d, d_tile_stride, batch);
+  aimc_update_args_t a;
+  memset(&a, 0, sizeof a);
+  a.x = x, a.d = d, a.x_tile_stride = x_tile_stride, a.d_tile_stride = d_tile_stride;
+  a.y = y, a.y_tile_stride = y_tile_stride, a.batch = batch;
+  return aimc_algorithm_update(tiles, &a);
+}
+
+aimc_status_t aimc_tiles_update_ex(aimc_tiles_t *tiles, const float *x, int64_t x_tile_stride,
+                                   const float *d, int64_t d_tile_stride, int64_t batch) {
+  return aimc_tiles_update_gated(tiles, x, x_tile_stride, d, d_tile_stride, NULL, 0, batch);
 }
 
 aimc_status_t aimc_tiles_update(aimc_tiles_t *tiles, const float *x, const float *d,

@@ -359,6 +359,7 @@ typedef struct aimc_algorithm_desc {
   /* STELLAR: sign update gated by thresholds, one pulse per selected device */
   float stellar_c1;            /* inputs x_j > stellar_c1 max(x) (and > 0) are selected (0.4) */
   float stellar_threshold;     /* error threshold Th: |d_i| >= Th is selected (0) */
+  float stellar_c2;            /* output gate C2 with aimc_tiles_update_gated: y_i >= C2 (0) */
   /* PANTHER: each slice holds a base-4 digit of W / weight_step; cell levels
      D_m in [0, 2^bits_m - 1] around the offset 2^(bits_m - 1) absorb the
      outer-product increments until carry resolution rewrites canonical digits */
@@ -485,6 +486,14 @@ AIMC_API aimc_status_t aimc_tiles_update(aimc_tiles_t *tiles, const float *x, co
 AIMC_API aimc_status_t aimc_tiles_update_ex(aimc_tiles_t *tiles, const float *x,
                                             int64_t x_tile_stride, const float *d,
                                             int64_t d_tile_stride, int64_t batch);
+/* With the tiles' outputs y [n_tiles][batch][rows] (after the layer's
+ * activation) for algorithms that gate on them: STELLAR selects output i
+ * only when y_i >= algorithm.stellar_c2 (the paper's C2). Other algorithms
+ * ignore y. y_tile_stride as x's. */
+AIMC_API aimc_status_t aimc_tiles_update_gated(aimc_tiles_t *tiles, const float *x,
+                                               int64_t x_tile_stride, const float *d,
+                                               int64_t d_tile_stride, const float *y,
+                                               int64_t y_tile_stride, int64_t batch);
 AIMC_API aimc_status_t aimc_tiles_set_learning_rate(aimc_tiles_t *tiles, float lr);
 /* Per-tile learning rates (host array of n_tiles). */
 AIMC_API aimc_status_t aimc_tiles_set_learning_rates(aimc_tiles_t *tiles, const float *lr);

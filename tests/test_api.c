@@ -171,6 +171,7 @@ static const bad_field_t bad_fields[] = {
     FLD(algorithm.n_d_bins, I, -1),
     FLD(algorithm.stellar_c1, F, 1.5),
     FLD(algorithm.stellar_threshold, F, -1),
+    FLD(algorithm.stellar_c2, F, NAN),
     FLD(algorithm.n_slices, I, 0),
     FLD(algorithm.slice_bits, I, 1),
     FLD(algorithm.crs_every, I, 0),
@@ -373,6 +374,7 @@ Test(arguments, failing_calls_change_nothing) {
   EXPECT_FAIL(aimc_tiles_update(t, x, d, -5), "batch = -5");
   EXPECT_FAIL(aimc_tiles_update_ex(t, x, 7, d, 0, 2), "x_tile_stride = 7");
   EXPECT_FAIL(aimc_tiles_update_ex(t, x, 0, d, -1, 2), "d_tile_stride = -1");
+  EXPECT_FAIL(aimc_tiles_update_gated(t, x, 0, d, 0, y, 5, 2), "y_tile_stride = 5");
   EXPECT_FAIL(aimc_tiles_set_learning_rate(t, -0.5f), "lr = -0.5");
   EXPECT_FAIL(aimc_tiles_set_learning_rate(t, NAN), "lr = nan");
   EXPECT_FAIL(aimc_tiles_set_learning_rates(t, ((float[]){0.1f, -2.0f})), "lr[1] = -2");

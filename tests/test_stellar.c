@@ -436,3 +436,29 @@ Test(threads, one_and_three_threads_agree) {
   cr_assert_arr_eq(a.stats, b.stats, sizeof a.stats, "statistics");
   cr_assert_gt(a.stats[0].array_pulses[1], 0u);
 }
+
+/* The output gate C2 (aimc_tiles_update_gated): output i is selected only
+ * when its activation y_i >= stellar_c2; without y every output may be. */
+Test(one_sample, output_gate_c2) {
+  aimc_context_t *ctx = test_context(1, 1);
+  aimc_tiles_desc_t td = stellar_desc(1, OR, OC);
+  td.config.algorithm.stellar_threshold = 0.25f;
+  td.config.algorithm.stellar_c2 = 0.5f;
+  aimc_tiles_t *t = test_tiles(ctx, &td);
+  const float y[OR] = {0.6f, 0.5f, 0.9f, 0.9f, 0.49f}; /* output 4 is gated off */
+  float gp0[OR * OC], gm0[OR * OC], gp[OR * OC], gm[OR * OC];
+  get_pair(t, gp0, gm0);
+  CK(aimc_tiles_update_gated(t, one_x, 0, one_d, 0, y, 0, 1)); /* a RESET sample */
+  get_pair(t, gp, gm);
+  int moved = 0;
+  for (int i = 0; i < OR; ++i)
+    for (int j = 0; j < OC; ++j) {
+      int k = i * OC + j, u = (i == 4 ? 0 : one_sign[i]) * one_sel[j];
+      cr_assert_eq(gm[k], gm0[k] - (u > 0 ? STEP : 0.0f), "(%d, %d)", i, j);
+      cr_assert_eq(gp[k], gp0[k] - (u < 0 ? STEP : 0.0f), "(%d, %d)", i, j);
+      moved += u != 0;
+    }
+  cr_assert_eq(moved, 6, "rows 0 and 1 times inputs 0, 2, 5; row 4 gated");
+  aimc_tiles_destroy(t);
+  aimc_context_destroy(ctx);
+}

@@ -58,7 +58,7 @@ typedef struct aimc_algo_params {
   int32_t n_rows_per_transfer, n_x_bins, n_d_bins;
   float mp_granularity;
   /* STELLAR */
-  float stellar_c1, stellar_threshold;
+  float stellar_c1, stellar_threshold, stellar_c2;
   /* PANTHER */
   int32_t n_slices, slice_bits[AIMC_MAX_ARRAYS], crs_every;
   float weight_step, input_step;

@@ -2,7 +2,7 @@
  * update without learning rate on differential pairs W = G+ - G-.
  * Per sample, input j is selected when x_j > c1 max(x) (and x_j > 0), output
  * i when its error e_i = -d_i reaches the threshold: s_e = sign(e_i) if
- * |e_i| >= Th. Each selected pair gets one pulse, on one device only:
+ * |e_i| >= Th, and, when the outputs y are given, y_i >= C2. Each selected pair gets one pulse, on one device only:
  * samples alternate RESET cycles (U = +1 lowers G-, U = -1 lowers G+) and
  * SET cycles (U = +1 raises G+, U = -1 raises G-), U = s_e. */
 #ifndef AIMC_COMMON_STELLAR_H
@@ -21,6 +21,11 @@ AIMC_HD int aimc_stellar_error(const aimc_algo_params_t *p, float d) {
   if (e > 0.0f && e >= p->stellar_threshold) return 1;
   if (e < 0.0f && -e >= p->stellar_threshold) return -1;
   return 0;
+}
+
+/* Whether output y passes the output gate (no outputs given: always). */
+AIMC_HD int aimc_stellar_output(const aimc_algo_params_t *p, const float *y, int64_t i) {
+  return !y || y[i] >= p->stellar_c2;
 }
 
 /* The pulse of a selected pair with update sign u on sample number n:

@@ -125,7 +125,9 @@ aimc_status_t aimc_cpu_stellar(aimc_context_t *ctx, aimc_state_t *st, const aimc
       for (int64_t j = 1; j < cols; ++j) xm = aimc_maxf(xm, x[j]);
       int any_x = 0, any_e = 0;
       for (int64_t j = 0; j < cols; ++j) any_x |= sx[j] = (int8_t)aimc_stellar_input(p, x[j], xm);
-      for (int64_t i = 0; i < rows; ++i) any_e |= (se[i] = (int8_t)aimc_stellar_error(p, d[i])) != 0;
+      const float *y = a->y ? a->y + t * a->y_tile_stride + b * rows : NULL;
+      for (int64_t i = 0; i < rows; ++i)
+        any_e |= (se[i] = (int8_t)(aimc_stellar_output(p, y, i) ? aimc_stellar_error(p, d[i]) : 0)) != 0;
       samples += any_x && any_e;
     }
     stats[t].update_calls += 1u;
