@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "host/internal.h"
+#include "kernels/common/devices.h"
 #include "kernels/common/update.h"
 
 _Static_assert(sizeof(aimc_device_model_t) == sizeof(int32_t), "enum fields are 32-bit");
@@ -597,8 +598,8 @@ float aimc_device_granularity(const aimc_device_desc_t *d) {
       return g > 0.0f ? g : d->dw_min;
     }
     case AIMC_DEVICE_EXP_STEP: {
-      float up_bias = d->up_down > 0.0f ? 0.0f : d->up_down;
-      float down_bias = d->up_down > 0.0f ? -d->up_down : 0.0f;
+      float up_bias, down_bias;
+      aimc_up_down_bias(d->up_down, &up_bias, &down_bias);
       float g_up = (1.0f + up_bias) * d->dw_min *
                    fmaxf(1.0f - d->A_up * expf(d->gamma_up_exp * d->b), 0.0f);
       float g_dn = (1.0f + down_bias) * d->dw_min *

@@ -76,6 +76,17 @@ static inline void test_ideal_device(aimc_device_desc_t *d) {
   d->pow_gamma_dtod = 0.0f;
 }
 
+/* A counting device: ConstantStep with step `step` (a power of two), no
+ * variation or noise and bounds far away, so every weight change is an
+ * exact multiple of the step and pulses can be counted from weights. */
+static inline void test_counting_device(aimc_device_desc_t *d, float step) {
+  aimc_device_desc_default(d, AIMC_DEVICE_CONSTANT_STEP);
+  test_ideal_device(d);
+  d->dw_min = step;
+  d->w_max = 1000.0f;
+  d->w_min = -1000.0f;
+}
+
 /* A noise-free analog read that is still not "perfect": no quantisation,
  * no noise, no management, generous bounds. */
 static inline void test_clean_io(aimc_io_desc_t *io) {

@@ -13,20 +13,12 @@
 #define STEP 0.0078125f /* 2^-7: device steps and pulse counts stay exact */
 enum { R = 3, C = 4, NW = R * C };
 
-static void counting_device(aimc_device_desc_t *d) {
-  aimc_device_desc_default(d, AIMC_DEVICE_CONSTANT_STEP);
-  test_ideal_device(d);
-  d->dw_min = STEP;
-  d->w_max = 1000.0f;
-  d->w_min = -1000.0f;
-}
-
 /* Exact A updates, perfect reads, ideal devices. */
 static aimc_tile_config_t exact_config(aimc_algorithm_t kind) {
   aimc_tile_config_t c;
   aimc_tile_config_default(&c);
-  counting_device(&c.device);
-  counting_device(&c.fast_device);
+  test_counting_device(&c.device, STEP);
+  test_counting_device(&c.fast_device, STEP);
   aimc_tile_config_io_preset(&c, AIMC_IO_PERFECT);
   CK(aimc_tile_config_algorithm(&c, kind));
   c.update.pulse_type = AIMC_PULSE_NONE;

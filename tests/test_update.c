@@ -6,18 +6,9 @@
 #include "common.h"
 #include "kernels/common/update.h"
 
-/* A counting device: ConstantStep with step 2^-7, no variation or noise and
- * bounds far away, so every weight change is an exact multiple of the step
- * and the pulse count of a call is delta_w / step. */
+/* Step of the counting device (tests/common.h): the pulse count of a call
+ * is delta_w / STEP. */
 #define STEP 0.0078125f
-
-static void counting_device(aimc_device_desc_t *d) {
-  aimc_device_desc_default(d, AIMC_DEVICE_CONSTANT_STEP);
-  test_ideal_device(d);
-  d->dw_min = STEP;
-  d->w_max = 1000.0f;
-  d->w_min = -1000.0f;
-}
 
 static aimc_tiles_desc_t counting_desc(int64_t n_tiles, int rows, int cols) {
   aimc_tiles_desc_t td;
@@ -25,7 +16,7 @@ static aimc_tiles_desc_t counting_desc(int64_t n_tiles, int rows, int cols) {
   td.n_tiles = n_tiles;
   td.rows = rows;
   td.cols = cols;
-  counting_device(&td.config.device);
+  test_counting_device(&td.config.device, STEP);
   return td;
 }
 
