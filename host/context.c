@@ -9,11 +9,13 @@
 static _Thread_local char thread_error[AIMC_ERROR_LEN];
 
 aimc_status_t aimc_error(aimc_context_t *ctx, aimc_status_t status, const char *fmt, ...) {
+  char msg[AIMC_ERROR_LEN]; /* arguments may point into the buffers written below */
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(thread_error, sizeof thread_error, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  if (ctx) memcpy(ctx->last_error, thread_error, sizeof thread_error);
+  memcpy(thread_error, msg, sizeof msg);
+  if (ctx) memcpy(ctx->last_error, msg, sizeof msg);
   return status;
 }
 

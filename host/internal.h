@@ -69,6 +69,22 @@ typedef struct aimc_update_args {
   int64_t y_tile_stride;
 } aimc_update_args_t;
 
+/* Where one fully connected layer sits on its tile batch: replica k owns a
+ * grid_r x grid_c grid of tiles of tr x tc (rows = outputs), the layer's
+ * outputs split evenly over the grid rows, its inputs over the grid
+ * columns, tiles zero-padded to the common shape. Tile (k, r, c) is tile
+ * (k grid_r + r) grid_c + c of the batch. */
+typedef struct aimc_layer_map {
+  int32_t in, out;
+  int32_t grid_r, grid_c;
+  int32_t tr, tc;
+  int32_t replicas;
+  int32_t activation;
+} aimc_layer_map_t;
+
+/* Which side of a layer a per-sample vector belongs to. */
+enum { AIMC_SIDE_IN = 0, AIMC_SIDE_OUT = 1 };
+
 typedef enum aimc_write_mode {
   AIMC_WRITE_EXACT = 0,   /* visible = w exactly */
   AIMC_WRITE_PROGRAM = 1, /* device state clipped, write noise when enabled on set */
@@ -121,6 +137,37 @@ struct aimc_backend_ops {
                            aimc_tile_stats_t *stats);
   aimc_status_t (*panther)(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,
                            aimc_tile_stats_t *stats);
+
+  /* Networks (host/network.c). Vectors of a side: [replicas][batch][n] with
+   * n = in or out; v_rep_stride 0 shares one vector among the replicas. */
+  /* Tiles' copies [tiles][batch][tc or tr] of the side's vectors, padded. */
+  aimc_status_t (*net_gather)(aimc_context_t *ctx, const aimc_layer_map_t *m, int side,
+                              const float *v, int64_t v_rep_stride, int64_t batch, float *tiles);
+  /* The side's vectors as sums over the other grid dimension of the tiles'. */
+  aimc_status_t (*net_reduce)(aimc_context_t *ctx, const aimc_layer_map_t *m, int side,
+                              const float *tiles, int64_t batch, float *v);
+  /* y = act(y + bias) on the outputs (bias [replicas][out] or NULL). */
+  aimc_status_t (*net_activate)(aimc_context_t *ctx, const aimc_layer_map_t *m,
+                                const float *bias, int64_t batch, float *y);
+  /* d *= act'(y) on the outputs (y the activated outputs). */
+  aimc_status_t (*net_activation_grad)(aimc_context_t *ctx, const aimc_layer_map_t *m,
+                                       const float *y, int64_t batch, float *d);
+  /* Mean softmax cross entropy per replica into loss [replicas] and its
+   * gradient w.r.t. the logits into grad [replicas][batch][classes]. */
+  aimc_status_t (*net_softmax_ce)(aimc_context_t *ctx, int32_t replicas, int64_t batch,
+                                  int32_t classes, const float *logits, const int32_t *labels,
+                                  float *grad, float *loss);
+  /* bias -= lr sum over the batch of d. */
+  aimc_status_t (*net_bias_update)(aimc_context_t *ctx, const aimc_layer_map_t *m, const float *d,
+                                   int64_t batch, float lr, float *bias);
+  /* correct[k] += number of samples whose largest logit is the label. */
+  aimc_status_t (*net_count_correct)(aimc_context_t *ctx, int32_t replicas, int64_t batch,
+                                     int32_t classes, const float *logits, const int32_t *labels,
+                                     int64_t *correct);
+  /* Weights between the layer layout [replicas][out][in] and the tiles'
+   * [tiles][tr][tc] (to_tiles: padding zeroed). */
+  aimc_status_t (*net_weights)(aimc_context_t *ctx, const aimc_layer_map_t *m, int to_tiles,
+                               float *layer, float *tiles);
 };
 
 extern const aimc_backend_ops_t aimc_cpu_backend;
@@ -153,6 +200,15 @@ aimc_status_t aimc_algorithm_write(aimc_tiles_t *t, const float *w, aimc_write_m
 aimc_status_t aimc_algorithm_decay(aimc_tiles_t *t);
 aimc_status_t aimc_algorithm_reset_columns(aimc_tiles_t *t, int32_t array, int32_t col_start,
                                            int32_t n_cols, float prob);
+
+/* A backend buffer holding state of a tile batch. */
+typedef struct aimc_blob {
+  void *ptr;
+  size_t bytes;
+} aimc_blob_t;
+#define AIMC_MAX_BLOBS (AIMC_MAX_ARRAYS * (AIMC_PLANE_COUNT + 2) + 8)
+/* Every state buffer of the batch in a fixed order (checkpoints). */
+int aimc_tiles_state_blobs(const aimc_tiles_t *t, aimc_blob_t *out);
 
 /* Number of elements of a batch as size_t, or 0 on overflow. */
 size_t aimc_checked_count(int64_t a, int64_t b, int64_t c);

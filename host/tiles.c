@@ -627,3 +627,26 @@ aimc_status_t aimc_tiles_reset_stats(aimc_tiles_t *tiles) {
   return tiles->ctx->ops->zero(tiles->ctx, tiles->stats,
                                (size_t)tiles->st.n_tiles * sizeof(aimc_tile_stats_t));
 }
+
+int aimc_tiles_state_blobs(const aimc_tiles_t *t, aimc_blob_t *out) {
+  const aimc_state_t *st = &t->st;
+  size_t n = (size_t)st->n_tiles, nw = n * (size_t)st->rows * (size_t)st->cols;
+  int k = 0;
+  for (int32_t a = 0; a < st->n_arrays; ++a) {
+    const aimc_array_t *arr = &st->arr[a];
+    out[k++] = (aimc_blob_t){arr->w, nw * sizeof(float)};
+    if (arr->h != arr->w) out[k++] = (aimc_blob_t){arr->h, nw * sizeof(float)};
+    for (int p = 0; p < AIMC_PLANE_COUNT; ++p)
+      if (arr->plane[p]) out[k++] = (aimc_blob_t){arr->plane[p], nw * sizeof(float)};
+  }
+  if (st->w != st->arr[0].w) out[k++] = (aimc_blob_t){st->w, nw * sizeof(float)};
+  float *bufs[3] = {st->H, st->M, st->P};
+  for (int b = 0; b < 3; ++b)
+    if (bufs[b]) out[k++] = (aimc_blob_t){bufs[b], nw * sizeof(float)};
+  if (st->c_in) out[k++] = (aimc_blob_t){st->c_in, n * (size_t)st->cols};
+  if (st->c_out) out[k++] = (aimc_blob_t){st->c_out, n * (size_t)st->rows};
+  if (st->switched) out[k++] = (aimc_blob_t){st->switched, n * (size_t)st->cols};
+  out[k++] = (aimc_blob_t){st->algo, n * sizeof *st->algo};
+  out[k++] = (aimc_blob_t){t->stats, n * sizeof *t->stats};
+  return k;
+}

@@ -92,7 +92,9 @@ typedef enum aimc_backend {
 typedef struct aimc_context_desc {
   aimc_backend_t backend; /* default AIMC_BACKEND_AUTO */
   uint64_t seed;          /* default 0: seeds tile batches created without a seed */
-  int32_t n_threads;      /* CPU threads, 0 = all cores (default 0) */
+  int32_t n_threads;      /* CPU threads; 0 = automatic (default): all cores for large
+                             loops, fewer for loops too small to repay a thread team.
+                             Results are bit-identical for every setting. */
   int32_t cuda_device;    /* CUDA device ordinal (default 0) */
 } aimc_context_desc_t;
 
@@ -575,6 +577,137 @@ typedef struct aimc_tile_stats {
 /* stats: host array of n_tiles. */
 AIMC_API aimc_status_t aimc_tiles_get_stats(const aimc_tiles_t *tiles, aimc_tile_stats_t *stats);
 AIMC_API aimc_status_t aimc_tiles_reset_stats(aimc_tiles_t *tiles);
+
+/* ------------------------------------------------------------------------ */
+/* Networks: fully connected layers on tiles, replicas and sweeps            */
+/* ------------------------------------------------------------------------ */
+
+typedef enum aimc_activation {
+  AIMC_ACT_NONE = 0,
+  AIMC_ACT_RELU = 1,
+  AIMC_ACT_SIGMOID = 2,
+  AIMC_ACT_TANH = 3
+} aimc_activation_t;
+
+#define AIMC_MAX_LAYERS 16
+#define AIMC_MAX_SWEEPS 2
+#define AIMC_MAX_SWEEP_VALUES 64
+#define AIMC_FIELD_LEN 64
+
+typedef struct aimc_layer_desc {
+  int32_t in, out;              /* a weight matrix of out x in */
+  aimc_activation_t activation; /* after this layer (NONE for the last: softmax in the loss) */
+  int32_t bias;                 /* digital bias, updated by exact SGD (1) */
+  aimc_tile_config_t config;    /* the analog tiles (device, IO, update, algorithm) */
+} aimc_layer_desc_t;
+
+/* A swept configuration field: replica values, applied to every layer. */
+typedef struct aimc_sweep {
+  char field[AIMC_FIELD_LEN];   /* e.g. "fast_device.reference_std" */
+  int32_t n_values;
+  double values[AIMC_MAX_SWEEP_VALUES];
+} aimc_sweep_t;
+
+typedef struct aimc_network_desc {
+  int32_t n_layers;
+  aimc_layer_desc_t layers[AIMC_MAX_LAYERS];
+  int32_t max_tile_size;        /* larger layers split evenly into tiles of at most this many
+                                   rows and columns; partial outputs summed digitally (512) */
+  int32_t seeds;                /* replicas per sweep point, differing in device draws (1) */
+  int32_t n_sweeps;             /* 0, 1 or 2 (a grid of two fields) */
+  aimc_sweep_t sweeps[AIMC_MAX_SWEEPS];
+  uint64_t seed;                /* AIMC_SEED_FROM_CONTEXT (default) or a fixed seed */
+  float learning_rate;          /* of every layer and bias (0.01) */
+} aimc_network_desc_t;
+
+typedef struct aimc_network aimc_network_t;
+
+/* n_layers fully connected layers of sizes[0] -> sizes[1] -> ... with the
+ * hidden activation, the given tile config everywhere, one replica. */
+AIMC_API aimc_status_t aimc_network_desc_mlp(aimc_network_desc_t *desc, int32_t n_sizes,
+                                             const int32_t *sizes, aimc_activation_t hidden,
+                                             const aimc_tile_config_t *config);
+/* Replicas: seeds x the sweep values (x the values of a second sweep). Replica k
+ * has sweep indices ((k / seeds) / n2, (k / seeds) % n2) and seed index k % seeds;
+ * replicas with the same seed index have the same device draws. */
+AIMC_API aimc_status_t aimc_network_create(aimc_context_t *ctx, const aimc_network_desc_t *desc,
+                                           aimc_network_t **net);
+AIMC_API void aimc_network_destroy(aimc_network_t *net);
+AIMC_API aimc_status_t aimc_network_replicas(const aimc_network_t *net, int32_t *replicas);
+/* The value sweep s has for replica k. */
+AIMC_API aimc_status_t aimc_network_sweep_value(const aimc_network_t *net, int32_t replica,
+                                                int32_t sweep, double *value);
+AIMC_API aimc_status_t aimc_network_desc_get(const aimc_network_t *net, aimc_network_desc_t *desc);
+/* The tile batch of layer l (all replicas' tiles; replica k owns a grid of tiles). */
+AIMC_API aimc_status_t aimc_network_layer_tiles(aimc_network_t *net, int32_t layer,
+                                                aimc_tiles_t **tiles);
+
+/* Logits of every replica: x [batch][inputs] (shared by the replicas),
+ * y [replicas][batch][outputs], context memory. */
+AIMC_API aimc_status_t aimc_network_forward(aimc_network_t *net, const float *x, float *y,
+                                            int64_t batch);
+/* One SGD step of every replica on a mini-batch: forward, softmax cross
+ * entropy (mean over the batch), backward, update of every layer, then the
+ * layers' decay step. labels [batch] int32 in context memory; loss (host, one
+ * per replica, may be NULL). */
+AIMC_API aimc_status_t aimc_network_train_batch(aimc_network_t *net, const float *x,
+                                                const int32_t *labels, int64_t batch, float *loss);
+/* Correct predictions of every replica (host array) on x [n][inputs] with
+ * labels [n] (context memory), read in batches of `batch`. */
+AIMC_API aimc_status_t aimc_network_evaluate(aimc_network_t *net, const float *x,
+                                             const int32_t *labels, int64_t n, int64_t batch,
+                                             int64_t *correct);
+AIMC_API aimc_status_t aimc_network_set_learning_rate(aimc_network_t *net, float lr);
+/* Device pulses applied so far, per replica (host arrays of replicas): total
+ * pulses and number of analog weights (all arrays counted once). */
+AIMC_API aimc_status_t aimc_network_pulses(const aimc_network_t *net, uint64_t *pulses,
+                                           uint64_t *weights);
+/* Digital biases of layer l, [replicas][out] (context memory). */
+AIMC_API aimc_status_t aimc_network_get_bias(const aimc_network_t *net, int32_t layer, float *b);
+/* Programs the weights of layer l of every replica, w [replicas][out][in]
+ * (context memory), through the devices; bias [replicas][out] or NULL. */
+AIMC_API aimc_status_t aimc_network_program_layer(aimc_network_t *net, int32_t layer,
+                                                  const float *w, const float *bias);
+/* The visible weights of layer l, [replicas][out][in] (context memory). */
+AIMC_API aimc_status_t aimc_network_get_layer(const aimc_network_t *net, int32_t layer, float *w);
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoints: every bit of state, written atomically, verified when read   */
+/* ------------------------------------------------------------------------ */
+
+/* Writes the whole network (configuration, weights, device parameters,
+ * algorithm buffers, choppers, counters, statistics, random-stream
+ * positions) and an opaque user block (e.g. the training schedule) to path,
+ * atomically (a temporary file renamed into place). */
+AIMC_API aimc_status_t aimc_network_save(const aimc_network_t *net, const char *path,
+                                         const void *user, size_t user_len);
+/* Recreates a saved network in ctx. The user block is copied to user (at
+ * most user_cap bytes; *user_len gets its size). Truncated, corrupt or
+ * mismatched files are refused with AIMC_ERR_CORRUPT and a message. */
+AIMC_API aimc_status_t aimc_network_load(aimc_context_t *ctx, const char *path,
+                                         aimc_network_t **net, void *user, size_t user_cap,
+                                         size_t *user_len);
+
+/* ------------------------------------------------------------------------ */
+/* Data: IDX files (MNIST, Fashion-MNIST), optionally gzip-compressed        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct aimc_idx {
+  int32_t n_dims;
+  int64_t dims[4];
+  int64_t count;       /* product of dims */
+  uint8_t *data;       /* unsigned bytes, host memory, free with aimc_idx_free */
+} aimc_idx_t;
+
+/* Reads an IDX file of unsigned bytes (type 0x08), gzip-compressed or not.
+ * Missing, truncated or malformed files are refused with a message naming
+ * the path and what was expected. */
+AIMC_API aimc_status_t aimc_idx_load(const char *path, aimc_idx_t *out);
+AIMC_API void aimc_idx_free(aimc_idx_t *idx);
+
+/* A permutation of 0..n-1 for (seed, epoch), from the library's Philox
+ * stream: the same on every machine. perm: host array of n. */
+AIMC_API aimc_status_t aimc_permutation(uint64_t seed, uint64_t epoch, int64_t n, int64_t *perm);
 
 #ifdef __cplusplus
 }

@@ -7,7 +7,13 @@
 
 #include "host/internal.h"
 
-int aimc_cpu_threads(const aimc_context_t *ctx);
+/* Threads for a loop of about `work` element operations: the context's
+ * count when one was set; automatically (n_threads 0) all cores, but fewer
+ * (down to 1) when the loop is too small to repay waking a team. Small
+ * loops are the norm inside per-sample algorithm steps and small layers,
+ * and on a shared machine a woken team that spins for its turn costs far
+ * more than the loop itself. */
+int aimc_cpu_threads(const aimc_context_t *ctx, int64_t work);
 
 /* Scratch of one analog read: 5 arrays of max(rows, cols) floats. */
 typedef struct aimc_read_scratch {
@@ -42,5 +48,25 @@ aimc_status_t aimc_cpu_mvm(aimc_context_t *ctx, const aimc_state_t *st, const ai
                            aimc_tile_stats_t *stats);
 aimc_status_t aimc_cpu_update(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,
                               aimc_tile_stats_t *stats);
+
+aimc_status_t aimc_cpu_net_gather(aimc_context_t *ctx, const aimc_layer_map_t *m, int side,
+                                  const float *v, int64_t v_rep_stride, int64_t batch,
+                                  float *tiles);
+aimc_status_t aimc_cpu_net_reduce(aimc_context_t *ctx, const aimc_layer_map_t *m, int side,
+                                  const float *tiles, int64_t batch, float *v);
+aimc_status_t aimc_cpu_net_activate(aimc_context_t *ctx, const aimc_layer_map_t *m,
+                                    const float *bias, int64_t batch, float *y);
+aimc_status_t aimc_cpu_net_activation_grad(aimc_context_t *ctx, const aimc_layer_map_t *m,
+                                           const float *y, int64_t batch, float *d);
+aimc_status_t aimc_cpu_net_softmax_ce(aimc_context_t *ctx, int32_t replicas, int64_t batch,
+                                      int32_t classes, const float *logits,
+                                      const int32_t *labels, float *grad, float *loss);
+aimc_status_t aimc_cpu_net_bias_update(aimc_context_t *ctx, const aimc_layer_map_t *m,
+                                       const float *d, int64_t batch, float lr, float *bias);
+aimc_status_t aimc_cpu_net_count_correct(aimc_context_t *ctx, int32_t replicas, int64_t batch,
+                                         int32_t classes, const float *logits,
+                                         const int32_t *labels, int64_t *correct);
+aimc_status_t aimc_cpu_net_weights(aimc_context_t *ctx, const aimc_layer_map_t *m, int to_tiles,
+                                   float *layer, float *tiles);
 
 #endif

@@ -44,7 +44,7 @@ static void bin_vector(const aimc_tile_params_t *tp, const float *v, int64_t n, 
 aimc_status_t aimc_cpu_mixed_precision(aimc_context_t *ctx, aimc_state_t *st,
                                        const aimc_update_args_t *a, aimc_tile_stats_t *stats) {
   int64_t rows = st->rows, cols = st->cols, per_tile = rows * cols;
-  int nt = aimc_cpu_threads(ctx);
+  int nt = aimc_cpu_threads(ctx, st->n_tiles * per_tile * a->batch);
   float *buf = malloc((size_t)nt * (size_t)(rows + cols) * sizeof(float));
   if (!buf) return aimc_error(ctx, AIMC_ERR_OUT_OF_MEMORY, "out of host memory for binning");
   aimc_array_t *arr = &st->arr[0];
@@ -110,7 +110,7 @@ aimc_status_t aimc_cpu_mixed_precision(aimc_context_t *ctx, aimc_state_t *st,
 aimc_status_t aimc_cpu_stellar(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,
                                aimc_tile_stats_t *stats) {
   int64_t rows = st->rows, cols = st->cols, per_tile = rows * cols, B = a->batch;
-  int nt = aimc_cpu_threads(ctx);
+  int nt = aimc_cpu_threads(ctx, st->n_tiles * per_tile * B);
   /* per tile: the selected inputs and error signs of every sample */
   int8_t *sel = malloc((size_t)st->n_tiles * (size_t)B * (size_t)(rows + cols));
   if (!sel) return aimc_error(ctx, AIMC_ERR_OUT_OF_MEMORY, "out of host memory for STELLAR");
@@ -209,7 +209,7 @@ static void panther_crs(aimc_state_t *st, int64_t t, int64_t widx, uint64_t even
 aimc_status_t aimc_cpu_panther(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,
                                aimc_tile_stats_t *stats) {
   int64_t rows = st->rows, cols = st->cols, per_tile = rows * cols, B = a->batch;
-  int nt = aimc_cpu_threads(ctx);
+  int nt = aimc_cpu_threads(ctx, st->n_tiles * per_tile * B);
   /* per tile and sample: |x| and |lr d| in fixed point, and their signs */
   size_t n_q = (size_t)st->n_tiles * (size_t)B * (size_t)(rows + cols);
   uint32_t *q = malloc(n_q * sizeof *q);

@@ -5,8 +5,14 @@
 
 #include "kernels/cpu/cpu.h"
 
-int aimc_cpu_threads(const aimc_context_t *ctx) {
-  return ctx->n_threads > 0 ? ctx->n_threads : omp_get_max_threads();
+enum { MIN_WORK_PER_THREAD = 1 << 14 };
+
+int aimc_cpu_threads(const aimc_context_t *ctx, int64_t work) {
+  if (ctx->n_threads > 0) return ctx->n_threads; /* asked for: always that many */
+  int nt = omp_get_max_threads();
+  int64_t useful = work / MIN_WORK_PER_THREAD;
+  if (useful < 1) return 1;
+  return useful < nt ? (int)useful : nt;
 }
 
 static aimc_status_t cpu_alloc(aimc_context_t *ctx, void **ptr, size_t bytes) {
@@ -60,4 +66,12 @@ const aimc_backend_ops_t aimc_cpu_backend = {
     .mixed_precision = aimc_cpu_mixed_precision,
     .stellar = aimc_cpu_stellar,
     .panther = aimc_cpu_panther,
+    .net_gather = aimc_cpu_net_gather,
+    .net_reduce = aimc_cpu_net_reduce,
+    .net_activate = aimc_cpu_net_activate,
+    .net_activation_grad = aimc_cpu_net_activation_grad,
+    .net_softmax_ce = aimc_cpu_net_softmax_ce,
+    .net_bias_update = aimc_cpu_net_bias_update,
+    .net_count_correct = aimc_cpu_net_count_correct,
+    .net_weights = aimc_cpu_net_weights,
 };

@@ -9,7 +9,7 @@ aimc_status_t aimc_cpu_sample_devices(aimc_context_t *ctx, aimc_state_t *st) {
   int64_t n_rows = st->n_tiles * st->rows;
   int64_t cols = st->cols, per_tile = (int64_t)st->rows * st->cols;
   for (int32_t a = 0; a < st->n_arrays; ++a) {
-#pragma omp parallel for schedule(static) num_threads(aimc_cpu_threads(ctx))
+#pragma omp parallel for schedule(static) num_threads(aimc_cpu_threads(ctx, n_rows * cols))
     for (int64_t r = 0; r < n_rows; ++r) {
       int64_t t = r / st->rows;
       for (int64_t j = 0; j < cols; ++j) {
@@ -27,7 +27,7 @@ aimc_status_t aimc_cpu_write_weights(aimc_context_t *ctx, aimc_state_t *st, cons
                                      aimc_write_mode_t mode, uint64_t write_call) {
   int64_t n_rows = st->n_tiles * st->rows;
   int64_t cols = st->cols, per_tile = (int64_t)st->rows * st->cols;
-#pragma omp parallel for schedule(static) num_threads(aimc_cpu_threads(ctx))
+#pragma omp parallel for schedule(static) num_threads(aimc_cpu_threads(ctx, n_rows * cols))
   for (int64_t r = 0; r < n_rows; ++r) {
     int64_t t = r / st->rows;
     const aimc_tile_params_t *tp = &st->params[t];
@@ -56,7 +56,7 @@ aimc_status_t aimc_cpu_decay(aimc_context_t *ctx, aimc_state_t *st, uint64_t cal
   int64_t cols = st->cols, per_tile = (int64_t)st->rows * st->cols;
   for (int32_t a = 0; a < st->n_arrays; ++a) {
     aimc_array_t *arr = &st->arr[a];
-#pragma omp parallel for schedule(static) num_threads(aimc_cpu_threads(ctx))
+#pragma omp parallel for schedule(static) num_threads(aimc_cpu_threads(ctx, n_rows * cols))
     for (int64_t r = 0; r < n_rows; ++r) {
       int64_t t = r / st->rows;
       const aimc_tile_params_t *tp = &st->params[t];
@@ -81,7 +81,7 @@ aimc_status_t aimc_cpu_reset_columns(aimc_context_t *ctx, aimc_state_t *st, int3
   int64_t n_rows = st->n_tiles * st->rows;
   int64_t cols = st->cols, per_tile = (int64_t)st->rows * st->cols;
   aimc_array_t *arr = &st->arr[a];
-#pragma omp parallel for schedule(static) num_threads(aimc_cpu_threads(ctx))
+#pragma omp parallel for schedule(static) num_threads(aimc_cpu_threads(ctx, n_rows * cols))
   for (int64_t r = 0; r < n_rows; ++r) {
     int64_t t = r / st->rows;
     const aimc_tile_params_t *tp = &st->params[t];
@@ -102,7 +102,7 @@ aimc_status_t aimc_cpu_reset_columns(aimc_context_t *ctx, aimc_state_t *st, int3
 aimc_status_t aimc_cpu_combine(aimc_context_t *ctx, aimc_state_t *st) {
   int64_t n_rows = st->n_tiles * st->rows;
   int64_t cols = st->cols;
-#pragma omp parallel for schedule(static) num_threads(aimc_cpu_threads(ctx))
+#pragma omp parallel for schedule(static) num_threads(aimc_cpu_threads(ctx, n_rows * cols))
   for (int64_t r = 0; r < n_rows; ++r) {
     int64_t t = r / st->rows, i = r % st->rows;
     for (int64_t j = 0; j < cols; ++j)

@@ -134,7 +134,7 @@ aimc_status_t aimc_cpu_mvm(aimc_context_t *ctx, const aimc_state_t *st, const ai
                            aimc_tile_stats_t *stats) {
   int64_t n_items = st->n_tiles * a->batch;
   int64_t width = st->rows > st->cols ? st->rows : st->cols;
-  int nt = aimc_cpu_threads(ctx);
+  int nt = aimc_cpu_threads(ctx, n_items * st->rows * st->cols);
   float *all = malloc((size_t)nt * (size_t)(5 * width) * sizeof(float));
   if (!all)
     return aimc_error(ctx, AIMC_ERR_OUT_OF_MEMORY, "out of host memory for read scratch buffers");

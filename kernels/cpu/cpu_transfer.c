@@ -260,7 +260,7 @@ static void transfer_line(aimc_state_t *st, int64_t t, float count_lr, tscratch_
 
 aimc_status_t aimc_cpu_transfer(aimc_context_t *ctx, aimc_state_t *st, int64_t batch,
                                 const float *count_lr, aimc_tile_stats_t *stats) {
-  int nt = aimc_cpu_threads(ctx);
+  int nt = aimc_cpu_threads(ctx, st->n_tiles * st->rows * st->cols);
   int64_t width = st->rows > st->cols ? st->rows : st->cols;
   int32_t max_bl = 1;
   for (int64_t t = 0; t < st->n_tiles; ++t) {

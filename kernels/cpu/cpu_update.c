@@ -313,7 +313,7 @@ static void update_tile(aimc_state_t *st, const aimc_update_args_t *a, int64_t t
 
 aimc_status_t aimc_cpu_update(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,
                               aimc_tile_stats_t *stats) {
-  int nt = aimc_cpu_threads(ctx);
+  int nt = aimc_cpu_threads(ctx, st->n_tiles * st->rows * st->cols * a->batch);
   plan_t pl = make_plan(st, a);
   int tile_parallel = st->n_tiles >= nt;
   int n_scratch = tile_parallel ? nt : 1;
