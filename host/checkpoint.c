@@ -264,18 +264,26 @@ static aimc_status_t get_section(reader_t *r, uint32_t tag, uint32_t index, void
   return AIMC_OK;
 }
 
-/* Reads a section of exactly `bytes` bytes into the backend buffer dst. */
-static aimc_status_t get_into(reader_t *r, uint32_t tag, uint32_t index, void *dst, size_t bytes) {
+/* Reads a section of exactly `bytes` bytes into the backend buffer dst,
+ * after checking its content when it is a state buffer of tiles t. */
+static aimc_status_t get_into(reader_t *r, uint32_t tag, uint32_t index, void *dst, size_t bytes,
+                              const aimc_tiles_t *t, const aimc_blob_t *blob) {
   void *p;
   uint64_t len = 0;
   aimc_status_t s = get_section(r, tag, index, &p, &len);
   if (s != AIMC_OK) return s;
+  char what[160];
   if (len != bytes) {
     free(p);
-    char what[96];
     snprintf(what, sizeof what, "section %08x index %u has %llu bytes, the network %zu", tag,
              index, (unsigned long long)len, bytes);
     return corrupt(r, "%s: does not match its network (%s)", what);
+  }
+  const char *why = NULL;
+  if (blob && !aimc_tiles_blob_valid(t, blob, p, &why)) {
+    free(p);
+    snprintf(what, sizeof what, "section %08x index %u: %s", tag, index, why);
+    return corrupt(r, "%s: invalid state (%s)", what);
   }
   s = r->ctx->ops->copy(r->ctx, dst, p, bytes, AIMC_COPY_HOST_TO_CONTEXT);
   free(p);
@@ -338,10 +346,11 @@ static aimc_status_t read_layer(reader_t *r, aimc_network_t *net, int32_t l) {
   t->seed = tr.seed;
   free(p);
   for (int b = 0; b < nb && s == AIMC_OK; ++b)
-    s = get_into(r, TAG_BLOB, ((uint32_t)l << 16) | (uint32_t)b, blobs[b].ptr, blobs[b].bytes);
-  if (s == AIMC_OK)
-    s = get_into(r, TAG_BIAS, (uint32_t)l, net->bias[l],
-                 (size_t)net->replicas * (size_t)net->map[l].out * sizeof(float));
+    s = get_into(r, TAG_BLOB, ((uint32_t)l << 16) | (uint32_t)b, blobs[b].ptr, blobs[b].bytes, t,
+                 &blobs[b]);
+  aimc_blob_t bias = {net->bias[l], (size_t)net->replicas * (size_t)net->map[l].out * sizeof(float),
+                      AIMC_BLOB_DIGITAL};
+  if (s == AIMC_OK) s = get_into(r, TAG_BIAS, (uint32_t)l, bias.ptr, bias.bytes, t, &bias);
   return s;
 }
 
@@ -371,6 +380,13 @@ static aimc_status_t read_network(reader_t *r, aimc_network_t **out, void *user,
   }
   if (!(nr.lr >= 0.0f && nr.lr < 3.4e38f) || (nr.lr_override != 0 && nr.lr_override != 1))
     return corrupt(r, "%s: %s", "invalid learning-rate state");
+  /* the weights alone must fit in the rest of the file: nothing is built
+   * for a description the file cannot hold */
+  double weight_bytes = 0.0;
+  for (int32_t l = 0; l < d->n_layers; ++l)
+    weight_bytes += 4.0 * aimc_network_replica_count(d) * d->layers[l].in * d->layers[l].out;
+  if (weight_bytes > (double)r->remaining)
+    return corrupt(r, "%s: %s", "truncated: the network it describes does not fit in the file");
   if ((s = aimc_network_build(r->ctx, d, nr.seed, &net)) != AIMC_OK) return s;
   net->lr = nr.lr;
   net->lr_override = nr.lr_override;

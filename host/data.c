@@ -1,6 +1,7 @@
 /* Data sets: IDX files (MNIST, Fashion-MNIST), plain or gzip-compressed, and
  * the library's reproducible permutations for shuffling. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,18 @@ void aimc_idx_free(aimc_idx_t *idx) {
   if (!idx) return;
   free(idx->data);
   idx->data = NULL;
+}
+
+aimc_status_t aimc_idx_normalize(const aimc_idx_t *idx, float mean, float std, float *out) {
+  if (!idx || (!idx->data && idx->count > 0))
+    return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "idx is NULL or holds no data");
+  if (!out) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "out is NULL");
+  if (!(std > 0.0f && std < INFINITY) || !(mean > -INFINITY && mean < INFINITY))
+    return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT,
+                      "mean = %g, std = %g: mean must be finite and std in (0, inf)", (double)mean,
+                      (double)std);
+  for (int64_t i = 0; i < idx->count; ++i) out[i] = ((float)idx->data[i] / 255.0f - mean) / std;
+  return AIMC_OK;
 }
 
 aimc_status_t aimc_permutation(uint64_t seed, uint64_t epoch, int64_t n, int64_t *perm) {

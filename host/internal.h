@@ -202,13 +202,28 @@ aimc_status_t aimc_algorithm_reset_columns(aimc_tiles_t *t, int32_t array, int32
                                            int32_t n_cols, float prob);
 
 /* A backend buffer holding state of a tile batch. */
+/* What a state buffer holds, so a loaded checkpoint can be checked before
+ * any kernel trusts it. */
+typedef enum aimc_blob_kind {
+  AIMC_BLOB_DEVICE,  /* floats: weights, device states and parameters (no NaN) */
+  AIMC_BLOB_DIGITAL, /* floats: digital algorithm buffers (finite) */
+  AIMC_BLOB_SIGNS,   /* int8 choppers: +1 or -1 */
+  AIMC_BLOB_FLAGS,   /* uint8: 0 or 1 */
+  AIMC_BLOB_ALGO,    /* aimc_algo_state_t per tile */
+  AIMC_BLOB_STATS    /* aimc_tile_stats_t per tile (any value) */
+} aimc_blob_kind_t;
+
 typedef struct aimc_blob {
   void *ptr;
   size_t bytes;
+  aimc_blob_kind_t kind;
 } aimc_blob_t;
 #define AIMC_MAX_BLOBS (AIMC_MAX_ARRAYS * (AIMC_PLANE_COUNT + 2) + 8)
 /* Every state buffer of the batch in a fixed order (checkpoints). */
 int aimc_tiles_state_blobs(const aimc_tiles_t *t, aimc_blob_t *out);
+/* Whether host bytes are a valid content of blob b of t; *why says what is not. */
+int aimc_tiles_blob_valid(const aimc_tiles_t *t, const aimc_blob_t *b, const void *host,
+                          const char **why);
 
 /* Number of elements of a batch as size_t, or 0 on overflow. */
 size_t aimc_checked_count(int64_t a, int64_t b, int64_t c);

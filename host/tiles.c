@@ -8,6 +8,7 @@
 
 #include "host/internal.h"
 #include "kernels/common/rng.h"
+#include "kernels/common/transfer.h"
 
 void aimc_tiles_desc_default(aimc_tiles_desc_t *desc) {
   if (!desc) return;
@@ -634,19 +635,71 @@ int aimc_tiles_state_blobs(const aimc_tiles_t *t, aimc_blob_t *out) {
   int k = 0;
   for (int32_t a = 0; a < st->n_arrays; ++a) {
     const aimc_array_t *arr = &st->arr[a];
-    out[k++] = (aimc_blob_t){arr->w, nw * sizeof(float)};
-    if (arr->h != arr->w) out[k++] = (aimc_blob_t){arr->h, nw * sizeof(float)};
+    out[k++] = (aimc_blob_t){arr->w, nw * sizeof(float), AIMC_BLOB_DEVICE};
+    if (arr->h != arr->w) out[k++] = (aimc_blob_t){arr->h, nw * sizeof(float), AIMC_BLOB_DEVICE};
     for (int p = 0; p < AIMC_PLANE_COUNT; ++p)
-      if (arr->plane[p]) out[k++] = (aimc_blob_t){arr->plane[p], nw * sizeof(float)};
+      if (arr->plane[p])
+        out[k++] = (aimc_blob_t){arr->plane[p], nw * sizeof(float), AIMC_BLOB_DEVICE};
   }
-  if (st->w != st->arr[0].w) out[k++] = (aimc_blob_t){st->w, nw * sizeof(float)};
+  if (st->w != st->arr[0].w) out[k++] = (aimc_blob_t){st->w, nw * sizeof(float), AIMC_BLOB_DEVICE};
   float *bufs[3] = {st->H, st->M, st->P};
   for (int b = 0; b < 3; ++b)
-    if (bufs[b]) out[k++] = (aimc_blob_t){bufs[b], nw * sizeof(float)};
-  if (st->c_in) out[k++] = (aimc_blob_t){st->c_in, n * (size_t)st->cols};
-  if (st->c_out) out[k++] = (aimc_blob_t){st->c_out, n * (size_t)st->rows};
-  if (st->switched) out[k++] = (aimc_blob_t){st->switched, n * (size_t)st->cols};
-  out[k++] = (aimc_blob_t){st->algo, n * sizeof *st->algo};
-  out[k++] = (aimc_blob_t){t->stats, n * sizeof *t->stats};
+    if (bufs[b]) out[k++] = (aimc_blob_t){bufs[b], nw * sizeof(float), AIMC_BLOB_DIGITAL};
+  if (st->c_in) out[k++] = (aimc_blob_t){st->c_in, n * (size_t)st->cols, AIMC_BLOB_SIGNS};
+  if (st->c_out) out[k++] = (aimc_blob_t){st->c_out, n * (size_t)st->rows, AIMC_BLOB_SIGNS};
+  if (st->switched) out[k++] = (aimc_blob_t){st->switched, n * (size_t)st->cols, AIMC_BLOB_FLAGS};
+  out[k++] = (aimc_blob_t){st->algo, n * sizeof *st->algo, AIMC_BLOB_ALGO};
+  out[k++] = (aimc_blob_t){t->stats, n * sizeof *t->stats, AIMC_BLOB_STATS};
   return k;
+}
+
+/* Lines the column (row) pointer of tile k runs over. */
+static int32_t pointer_lines(const aimc_tiles_t *t, int64_t k) {
+  const aimc_algo_params_t *p = &t->hparams[k].algo;
+  if (p->kind == AIMC_ALGO_MIXED_PRECISION) return t->st.rows;
+  if (aimc_is_transfer_family(p->kind)) return aimc_transfer_lines(p, t->st.rows, t->st.cols);
+  return t->st.rows > t->st.cols ? t->st.rows : t->st.cols;
+}
+
+int aimc_tiles_blob_valid(const aimc_tiles_t *t, const aimc_blob_t *b, const void *host,
+                          const char **why) {
+  switch (b->kind) {
+    case AIMC_BLOB_DEVICE:
+    case AIMC_BLOB_DIGITAL: {
+      const float *f = host;
+      for (size_t q = 0; q < b->bytes / sizeof(float); ++q)
+        if (f[q] != f[q] || (b->kind == AIMC_BLOB_DIGITAL && !(aimc_absf(f[q]) < INFINITY))) {
+          *why = b->kind == AIMC_BLOB_DEVICE ? "a device value is NaN"
+                                             : "a digital buffer value is not finite";
+          return 0;
+        }
+      return 1;
+    }
+    case AIMC_BLOB_SIGNS:
+    case AIMC_BLOB_FLAGS: {
+      const uint8_t *c = host;
+      for (size_t q = 0; q < b->bytes; ++q) {
+        int v = b->kind == AIMC_BLOB_SIGNS ? (int)(int8_t)c[q] : (int)c[q];
+        if (b->kind == AIMC_BLOB_SIGNS ? v != 1 && v != -1 : v != 0 && v != 1) {
+          *why = b->kind == AIMC_BLOB_SIGNS ? "a chopper is not +1 or -1" : "a flag is not 0 or 1";
+          return 0;
+        }
+      }
+      return 1;
+    }
+    case AIMC_BLOB_ALGO: {
+      const aimc_algo_state_t *s = host;
+      for (int64_t k = 0; k < t->st.n_tiles; ++k)
+        if (s[k].next < 0 || s[k].next >= pointer_lines(t, k) || s[k].mx != s[k].mx ||
+            s[k].md != s[k].md) {
+          *why = "an algorithm state has its line pointer out of range or a NaN scale";
+          return 0;
+        }
+      return 1;
+    }
+    case AIMC_BLOB_STATS:
+      return 1;
+  }
+  *why = "unknown state buffer";
+  return 0;
 }

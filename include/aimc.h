@@ -704,6 +704,9 @@ typedef struct aimc_idx {
  * the path and what was expected. */
 AIMC_API aimc_status_t aimc_idx_load(const char *path, aimc_idx_t *out);
 AIMC_API void aimc_idx_free(aimc_idx_t *idx);
+/* Normalised floats of an IDX file's bytes: out[i] = (data[i] / 255 - mean) / std
+ * (mean 0, std 1 gives [0, 1]). out: host array of idx->count floats; std > 0. */
+AIMC_API aimc_status_t aimc_idx_normalize(const aimc_idx_t *idx, float mean, float std, float *out);
 
 /* A permutation of 0..n-1 for (seed, epoch), from the library's Philox
  * stream: the same on every machine. perm: host array of n. */
