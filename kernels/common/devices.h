@@ -290,7 +290,8 @@ AIMC_HD float aimc_visible_weight(const aimc_device_params_t *p, float h, float 
 typedef struct aimc_normal_stream {
   uint64_t key, subsequence, base;
   uint32_t next;
-  float z[4];
+  uint32_t w[4]; /* the Philox block of normals next & ~3 .. next | 3 */
+  float z[2];    /* the Box-Muller pair of normals next & ~1, next | 1 */
 } aimc_normal_stream_t;
 
 AIMC_HD void aimc_normal_stream_init(aimc_normal_stream_t *s, uint64_t key, uint64_t subsequence,
@@ -301,17 +302,30 @@ AIMC_HD void aimc_normal_stream_init(aimc_normal_stream_t *s, uint64_t key, uint
   s->next = 0;
 }
 
+/* Loads what normal `next` needs: its Philox block at a block boundary or a
+ * seek, its Box-Muller pair at a pair boundary. Pairs are made only when
+ * used (most pulsed weights take one or two pulses per update), with the
+ * values aimc_normal4 gives. */
+AIMC_HD void aimc_normal_stream_load(aimc_normal_stream_t *s, int block) {
+  if (block) {
+    aimc_u32x4 w = aimc_philox_block(s->key, s->subsequence, s->base + (s->next >> 2));
+    for (int q = 0; q < 4; ++q) s->w[q] = w.v[q];
+  }
+  uint32_t p = s->next & 2u;
+  aimc_normal2(s->w[p], s->w[p + 1], &s->z[0], &s->z[1]);
+}
+
 /* Resume a stream at normal `next` (e.g. after an earlier chunk of samples). */
 AIMC_HD void aimc_normal_stream_seek(aimc_normal_stream_t *s, uint32_t next) {
   s->next = next;
-  if (next & 3u) aimc_normal4(s->key, s->subsequence, s->base + (next >> 2), s->z);
+  if (next & 3u) aimc_normal_stream_load(s, 1);
 }
 
 AIMC_HD float aimc_normal_stream_next(aimc_normal_stream_t *s) {
   uint32_t k = s->next & 3u;
-  if (k == 0u) aimc_normal4(s->key, s->subsequence, s->base + (s->next >> 2), s->z);
+  if ((k & 1u) == 0u) aimc_normal_stream_load(s, k == 0u);
   s->next++;
-  return s->z[k];
+  return s->z[k & 1u];
 }
 
 #endif

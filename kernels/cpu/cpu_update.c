@@ -224,7 +224,7 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
   uint64_t sub =
       aimc_subsequence(AIMC_STREAM_UPDATE_PULSE, aimc_array_counter(a->array, a->call));
   uint64_t up_total = 0, down_total = 0;
-#pragma omp parallel for if (inner) num_threads(nt) schedule(static) reduction(+ : up_total, down_total)
+#pragma omp parallel for if (inner) num_threads(nt) schedule(dynamic, 4) reduction(+ : up_total, down_total)
   for (int64_t i = 0; i < rows; ++i) {
     size_t dl = (size_t)(cols + i) * (size_t)pl->chunk;
     for (int64_t j = 0; j < cols; ++j) {
