@@ -219,6 +219,7 @@ typedef struct reader {
   const char *path;
   aimc_context_t *ctx;
   uint64_t remaining; /* bytes left in the file */
+  uint32_t n_sections; /* as the header announces */
 } reader_t;
 
 static aimc_status_t corrupt(reader_t *r, const char *fmt, const char *detail) {
@@ -237,9 +238,9 @@ static aimc_status_t get_section(reader_t *r, uint32_t tag, uint32_t index, void
   if (r->remaining < sizeof h || fread(&h, sizeof h, 1, r->f) != 1)
     return corrupt(r, "%s: truncated: a section is missing (%s)", "expected more sections");
   r->remaining -= sizeof h;
-  if (h.tag != tag || h.index != index) {
-    snprintf(what, sizeof what, "found tag %08x index %u, expected %08x index %u", h.tag,
-             h.index, tag, index);
+  if (h.tag != tag || h.index != index || h.pad != 0) {
+    snprintf(what, sizeof what, "found tag %08x index %u pad %u, expected %08x index %u pad 0",
+             h.tag, h.index, h.pad, tag, index);
     return corrupt(r, "%s: sections out of order or mismatched (%s)", what);
   }
   if (h.length > r->remaining) {
@@ -303,6 +304,7 @@ static aimc_status_t read_header(reader_t *r) {
       fh.counters_size != sizeof(aimc_counters_t) || fh.algo_state_size != sizeof(aimc_algo_state_t) ||
       fh.stats_size != sizeof(aimc_tile_stats_t))
     return corrupt(r, "%s: %s", "written by a build with a different data layout");
+  r->n_sections = fh.n_sections;
   return AIMC_OK;
 }
 
@@ -324,7 +326,8 @@ static aimc_status_t read_layer(reader_t *r, aimc_network_t *net, int32_t l) {
   }
   memcpy(&tr, p, sizeof tr);
   const aimc_tile_config_t *cfgs = (const aimc_tile_config_t *)((char *)p + sizeof tr);
-  const uint64_t *keys = (const uint64_t *)((const char *)cfgs + (size_t)n * sizeof *cfgs);
+  /* the keys follow the configs (4-byte aligned only): read them with memcpy */
+  const char *keys = (const char *)cfgs + (size_t)n * sizeof *cfgs;
   int ok = tr.n_tiles == n && tr.rows == t->st.rows && tr.cols == t->st.cols &&
            tr.n_arrays == t->st.n_arrays && tr.n_blobs == nb;
   /* learning rates may have changed since creation; everything else must not */
@@ -333,7 +336,9 @@ static aimc_status_t read_layer(reader_t *r, aimc_network_t *net, int32_t l) {
     aimc_tile_config_t c = cfgs[k];
     rates[k] = c.update.learning_rate;
     c.update.learning_rate = t->configs[k].update.learning_rate;
-    ok = memcmp(&c, &t->configs[k], sizeof c) == 0 && keys[k] == t->hparams[k].key;
+    uint64_t key;
+    memcpy(&key, keys + (size_t)k * sizeof key, sizeof key);
+    ok = memcmp(&c, &t->configs[k], sizeof c) == 0 && key == t->hparams[k].key;
   }
   if (!rates || !ok) {
     free(p), free(rates);
@@ -342,6 +347,13 @@ static aimc_status_t read_layer(reader_t *r, aimc_network_t *net, int32_t l) {
   }
   s = aimc_tiles_set_learning_rates(t, rates);
   free(rates);
+  if (s != AIMC_OK) { /* a rate the configuration refuses: the file is corrupt */
+    char why[AIMC_ERROR_LEN];
+    snprintf(why, sizeof why, "%s", r->ctx->last_error);
+    free(p);
+    return aimc_error(r->ctx, AIMC_ERR_CORRUPT,
+                      "%s: invalid learning rate of layer %d's tiles (%s)", r->path, (int)l, why);
+  }
   t->counters = tr.counters;
   t->seed = tr.seed;
   free(p);
@@ -390,19 +402,23 @@ static aimc_status_t read_network(reader_t *r, aimc_network_t **out, void *user,
   if ((s = aimc_network_build(r->ctx, d, nr.seed, &net)) != AIMC_OK) return s;
   net->lr = nr.lr;
   net->lr_override = nr.lr_override;
+  if (count_sections(net) != r->n_sections)
+    s = corrupt(r, "%s: %s", "the header's section count does not match the network");
   for (int32_t l = 0; l < d->n_layers && s == AIMC_OK; ++l) s = read_layer(r, net, l);
-  if (s == AIMC_OK && (s = get_section(r, TAG_USER, 0, &p, &len)) == AIMC_OK) {
-    if (user_len) *user_len = (size_t)len;
-    if (user) memcpy(user, p, (size_t)len < user_cap ? (size_t)len : user_cap);
-    free(p);
-  }
+  void *block = NULL; /* the user block, handed out only when everything is read */
+  uint64_t block_len = 0;
+  if (s == AIMC_OK) s = get_section(r, TAG_USER, 0, &block, &block_len);
   if (s == AIMC_OK && (s = get_section(r, TAG_END, 0, &p, &len)) == AIMC_OK) free(p);
   if (s == AIMC_OK && r->remaining != 0)
     s = corrupt(r, "%s: %s", "has data after the end section");
   if (s != AIMC_OK) {
+    free(block);
     aimc_network_free(net);
     return s;
   }
+  if (user_len) *user_len = (size_t)block_len;
+  if (user) memcpy(user, block, (size_t)block_len < user_cap ? (size_t)block_len : user_cap);
+  free(block);
   *out = net;
   return AIMC_OK;
 }
@@ -422,7 +438,7 @@ aimc_status_t aimc_network_load(aimc_context_t *ctx, const char *path, aimc_netw
     fclose(f);
     return aimc_error(ctx, AIMC_ERR_IO, "%s: not a regular file", path);
   }
-  reader_t r = {f, path, ctx, (uint64_t)sb.st_size};
+  reader_t r = {f, path, ctx, (uint64_t)sb.st_size, 0};
   aimc_status_t s = read_network(&r, net, user, user_cap, user_len);
   fclose(f);
   return s;

@@ -26,9 +26,14 @@ static int64_t read_all(gzFile f, uint8_t *buf, int64_t n) {
 
 static aimc_status_t fail(gzFile f, aimc_status_t s, const char *path, const char *what) {
   int err = 0;
-  const char *zmsg = f ? gzerror(f, &err) : "";
-  if (f) gzclose(f);
-  return aimc_error(NULL, s, "%s: %s%s%s", path, what, err < 0 ? " (" : "", err < 0 ? zmsg : "");
+  char zmsg[256] = ""; /* gzerror's string belongs to f: copy it before gzclose */
+  if (f) {
+    const char *m = gzerror(f, &err);
+    snprintf(zmsg, sizeof zmsg, "%s", m ? m : "");
+    gzclose(f);
+  }
+  return aimc_error(NULL, s, "%s: %s%s%s%s", path, what, err < 0 ? " (" : "", err < 0 ? zmsg : "",
+                    err < 0 ? ")" : "");
 }
 
 aimc_status_t aimc_idx_load(const char *path, aimc_idx_t *out) {

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# aimc-train end to end on a tiny synthetic IDX data set: argument errors,
+# learning, replicas and sweeps in the result files, split layers, and a
+# resumed run equal to a straight one.
+#   train_cli.sh <aimc-train> <scratch folder>
+set -euo pipefail
+train=$1
+work=$2
+rm -rf "$work"
+mkdir -p "$work/data"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# 400 training and 100 test images of 8x8 pixels, 4 classes: class c lights
+# quadrant c (values 160..223), the rest is dim noise (0..63). Written with
+# perl (Debian's perl-base is always there); the test labels are gzip'ed to
+# exercise the .gz path.
+perl -e '
+  sub idx { my ($path, $n, $img) = @_;
+    open(my $f, ">:raw", $path) or die "$path: $!";
+    my $seed = $n * 7 + $img;
+    if ($img) { print $f pack("CCCC N N N", 0, 0, 8, 3, $n, 8, 8); }
+    else { print $f pack("CCCC N", 0, 0, 8, 1, $n); }
+    for my $i (0 .. $n - 1) {
+      my $c = ($i * 5 + 3) % 4;
+      if (!$img) { print $f pack("C", $c); next; }
+      for my $r (0 .. 7) { for my $q (0 .. 7) {
+        $seed = ($seed * 1103515245 + 12345) % 2147483648;
+        my $in = (int($r / 4) * 2 + int($q / 4)) == $c;
+        print $f pack("C", ($in ? 160 : 0) + ($seed >> 16) % 64);
+      } }
+    }
+    close($f);
+  }
+  idx("$ARGV[0]/train-images-idx3-ubyte", 400, 1);
+  idx("$ARGV[0]/train-labels-idx1-ubyte", 400, 0);
+  idx("$ARGV[0]/t10k-images-idx3-ubyte", 100, 1);
+  idx("$ARGV[0]/t10k-labels-idx1-ubyte", 100, 0);
+' "$work/data"
+gzip "$work/data/t10k-labels-idx1-ubyte"
+
+data=(--data "$work/data" --train-subset 0 --layers 64,12,4 --max-tile 8 --progress lines)
+
+# --help documents the options
+"$train" --help | grep -q -- "--resume PATH" || fail "--help does not document --resume"
+
+# argument errors: exit status 2 and a message naming the argument and value
+expect_error() { # expected-text args...
+  local want=$1; shift
+  set +e
+  "$train" "$@" --out "$work/err" > "$work/err.out" 2> "$work/err.txt"
+  local rc=$?
+  set -e
+  [ "$rc" = 2 ] || fail "aimc-train $* exited $rc, expected 2"
+  grep -q -- "$want" "$work/err.txt" || fail "aimc-train $*: message lacks '$want': $(cat "$work/err.txt")"
+}
+expect_error "--epochs 0 is not an integer in \[1, 100000\]" --epochs 0
+expect_error "--algorithm bogus is not one of" --algorithm bogus
+expect_error "nosuch.field" --sweep nosuch.field=1,2
+expect_error "--lr-schedule step:0:0.5" --lr-schedule step:0:0.5
+expect_error "$work/missing/train-images-idx3-ubyte: cannot open" --data "$work/missing"
+expect_error "starts with 784 inputs but the images have 64 pixels" --data "$work/data"
+expect_error "--layers cannot be combined with --resume" --resume "$work/x.aimc" --layers 64,4
+
+# learning: float SGD separates the quadrants
+"$train" "${data[@]}" --algorithm float-sgd --lr 0.5 --epochs 3 --seeds 2 --out "$work/float" \
+  > "$work/float.out" 2> "$work/float.err" || fail "float-sgd run: $(cat "$work/float.err")"
+acc=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "test_accuracy") c = i }
+               $1 == 3 { s += $c; n++ } END { print s / n }' "$work/float/results.csv")
+awk -v a="$acc" 'BEGIN { exit !(a >= 90) }' || fail "float SGD reached only $acc % (expected >= 90 %)"
+grep -q "^float-sgd" "$work/float.out" || fail "no results table"
+
+# replicas x sweep values in the files; a straight run equals a resumed one
+run=(--algorithm c-ttv2 --device idealized --seeds 2 --sweep forward.out_noise=0,0.1 --lr 0.2)
+"$train" "${data[@]}" "${run[@]}" --epochs 2 --out "$work/straight" > /dev/null 2> "$work/s.err" \
+  || fail "straight run: $(cat "$work/s.err")"
+rows=$(($(wc -l < "$work/straight/results.csv") - 1))
+[ "$rows" = 8 ] || fail "results.csv has $rows rows, expected 2 epochs x 4 replicas"
+head -1 "$work/straight/results.csv" | grep -q ",forward.out_noise," || fail "no sweep column"
+awk -F, 'NR > 1 && ($2 < 2) != ($5 == 0) { exit 1 }' "$work/straight/results.csv" \
+  || fail "replicas 0,1 should have out_noise 0 and replicas 2,3 out_noise 0.1"
+grep -q '"label": "forward.out_noise=0.1"' "$work/straight/results.json" || fail "results.json"
+"$train" "${data[@]}" "${run[@]}" --epochs 1 --out "$work/resumed" > /dev/null 2> "$work/r.err" \
+  || fail "first half: $(cat "$work/r.err")"
+"$train" --resume "$work/resumed/checkpoint.aimc" --epochs 2 --data "$work/data" --out "$work/resumed" \
+  > /dev/null 2> "$work/r.err" || fail "resume: $(cat "$work/r.err")"
+cut -d, -f1-9 "$work/straight/results.csv" > "$work/a.csv"
+cut -d, -f1-9 "$work/resumed/results.csv" > "$work/b.csv"
+cmp -s "$work/a.csv" "$work/b.csv" || fail "resumed run differs: $(diff "$work/a.csv" "$work/b.csv")"
+
+# a damaged checkpoint is refused with the path named
+head -c 1000 "$work/resumed/checkpoint.aimc" > "$work/cut.aimc"
+expect_error "$work/cut.aimc" --resume "$work/cut.aimc" --epochs 3
+echo "train_cli: all checks passed"
