@@ -8,6 +8,7 @@
 /* Ideal ConstantStep device with step 2^-6 and bounds far from the weights
  * used here, so every pulse moves W by exactly +-STEP. */
 #define STEP 0.015625f
+#define AIMC_TEST_MAX_WRITE_PULSES 65535u /* kernels/common/update.h */
 
 static void mp_config(aimc_tile_config_t *cfg) {
   aimc_tile_config_default(cfg);
@@ -230,6 +231,41 @@ Test(transfer, whole_steps_of_the_device_granularity) { check_one_transfer(0.0f,
 /* g = 4 dw_min with transfer_lr 0.5: each step of g is rint(0.5 * 4) = 2
  * pulses of dw_min. */
 Test(transfer, granularity_and_transfer_lr) { check_one_transfer(4.0f * STEP, 0.5f, 2); }
+
+/* A write asks for more pulses than a device can take (transfer_lr 1e9):
+ * each device receives exactly AIMC_MAX_WRITE_PULSES = 65535 pulses, enough
+ * to pin it at its bound, and chi still keeps only the remainder. */
+Test(transfer, pulses_per_write_are_capped) {
+  enum { R = 2, C = 3, B = 2 };
+  aimc_context_t *ctx = test_context(1, 3);
+  aimc_tiles_desc_t td = mp_desc(1, R, C);
+  td.config.algorithm.transfer_lr = 1e9f;
+  aimc_tiles_t *t = test_tiles(ctx, &td);
+  float x[B * C], d[B * R], chi[R * C], w[R * C];
+  for (int k = 0; k < B * C; ++k) x[k] = k % 2 ? 0.75f : -0.5f;
+  for (int k = 0; k < B * R; ++k) d[k] = k % 3 ? 0.5f : -1.0f;
+  CK(aimc_tiles_update(t, x, d, B));
+  CK(aimc_tiles_get_buffer(t, AIMC_BUFFER_TRANSFER, chi));
+  CK(aimc_tiles_get_weights(t, w));
+  aimc_tile_stats_t st;
+  CK(aimc_tiles_get_stats(t, &st));
+  uint64_t moved = 0;
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < C; ++j) {
+      float acc = 0.0f; /* chi after accumulation: sum_b lr d x */
+      for (int b = 0; b < B; ++b) acc += 0.5f * d[b * R + i] * x[b * C + j];
+      float m = truncf(acc / STEP);
+      cr_assert_lt(fabsf(chi[i * C + j]), STEP);
+      if (m == 0.0f) continue;
+      moved++;
+      cr_assert_eq(w[i * C + j], m > 0.0f ? -4.0f : 4.0f, "W[%d][%d] = %g not at its bound", i,
+                   j, w[i * C + j]);
+    }
+  cr_assert_gt(moved, 0u);
+  cr_assert_eq(st.array_pulses[0], moved * AIMC_TEST_MAX_WRITE_PULSES);
+  aimc_tiles_destroy(t);
+  aimc_context_destroy(ctx);
+}
 
 /* Two rows per transfer from a pointer that wraps around 5 rows: calls
  * write rows {0,1}, {2,3}, {4,0}, {1,2}, ... Rows not written keep their

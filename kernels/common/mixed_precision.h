@@ -8,6 +8,7 @@
 
 #include "params.h"
 #include "rng.h"
+#include "update.h"
 
 /* x quantised to bins of width max|x| / floor(n_bins/2), rounded
  * stochastically with the uniform u in [0, 1) (n_bins = 0: x unchanged). */
@@ -33,14 +34,15 @@ AIMC_HD int32_t aimc_mp_rows(const aimc_algo_params_t *p, int32_t rows) {
 
 /* Moves whole steps of one chi element into the weight: returns the signed
  * number of device pulses (up > 0), chi keeps the remainder. W moves by
- * -g m transfer_lr, i.e. round(|m| transfer_lr g / dw_min) pulses. */
+ * -g m transfer_lr, i.e. round(|m| transfer_lr g / dw_min) pulses (at most
+ * AIMC_MAX_WRITE_PULSES). */
 AIMC_HD int32_t aimc_mp_transfer_element(const aimc_algo_params_t *p, float *chi) {
   float g = p->mp_granularity;
   float m = truncf(*chi / g);
   if (m == 0.0f) return 0;
   *chi = *chi - m * g;
   float pulses = rintf(aimc_absf(m) * p->transfer_lr * g / p->dw_min_slow);
-  return m > 0.0f ? -(int32_t)pulses : (int32_t)pulses;
+  return aimc_write_pulses(m > 0.0f ? -pulses : pulses);
 }
 
 #endif

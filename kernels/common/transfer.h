@@ -12,6 +12,7 @@
 
 #include "params.h"
 #include "rng.h"
+#include "update.h"
 
 #define AIMC_ARRAY_SLOW 0
 #define AIMC_ARRAY_FAST 1
@@ -148,6 +149,12 @@ AIMC_HD int32_t aimc_chopped_element(const aimc_tile_params_t *tp, float v, floa
   int32_t n = aimc_buffer_threshold(&tp->algo, &hh);
   *h = hh;
   return n;
+}
+
+/* Pulses on C for a buffer crossing of n: round(|n| step), signed. */
+AIMC_HD int32_t aimc_slow_steps(const aimc_algo_params_t *p, int32_t n) {
+  float q = rintf((float)(n < 0 ? -n : n) * p->step);
+  return aimc_write_pulses(n < 0 ? -q : q);
 }
 
 /* Reads per chopper period of AGAD (and regular chopping). */

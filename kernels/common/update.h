@@ -16,6 +16,16 @@
 #define AIMC_MAX_BL 65535
 #define AIMC_TRAIN_WORDS(bl) (((bl) + 31) / 32)
 
+/* A digital write (a transfer into C, a mixed-precision row) applies at most
+ * as many pulses to one device as the longest pulse train has slots: more
+ * would only pin the device at its bound, and the count must stay an int. */
+#define AIMC_MAX_WRITE_PULSES AIMC_MAX_BL
+
+/* The signed pulse count of a write of n (already rounded) steps. */
+AIMC_HD int32_t aimc_write_pulses(float n) {
+  return (int32_t)aimc_clampf(n, -(float)AIMC_MAX_WRITE_PULSES, (float)AIMC_MAX_WRITE_PULSES);
+}
+
 typedef struct aimc_blab {
   int32_t bl; /* pulse-train length of this sample; 0 = no pulses */
   float a;    /* d-side scale: p_d = a |d| */

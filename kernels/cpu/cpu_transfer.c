@@ -137,12 +137,6 @@ static void write_tiki_taka(aimc_state_t *st, int64_t t, int64_t k, const float 
   }
 }
 
-/* Steps of C for a buffer crossing of n: round(|n| step) pulses. */
-static int32_t slow_steps(const aimc_algo_params_t *p, int32_t n) {
-  float q = rintf((float)(n < 0 ? -n : n) * p->step);
-  return n < 0 ? -(int32_t)q : (int32_t)q;
-}
-
 /* Flips chopper c (+-1) and counts it. */
 static void flip(int8_t *c, aimc_tile_stats_t *stats, int64_t t) {
   *c = (int8_t)-*c;
@@ -199,7 +193,7 @@ static void transfer_line(aimc_state_t *st, int64_t t, float count_lr, tscratch_
       for (int64_t o = 0; o < n_out; ++o) {
         int64_t widx = element(p, cols, o, k);
         int32_t n = aimc_ttv2_element(tp, s->v[o], &H[widx]);
-        pulse_slow(st, t, widx, slow_steps(p, n), reads, stats);
+        pulse_slow(st, t, widx, aimc_slow_steps(p, n), reads, stats);
       }
       stats[t].digital_ops += (uint64_t)n_out;
       break;
@@ -209,7 +203,7 @@ static void transfer_line(aimc_state_t *st, int64_t t, float count_lr, tscratch_
         int64_t widx = element(p, cols, o, k);
         float sign = (c_line[k] < 0) != (c_other[o] < 0) ? -1.0f : 1.0f;
         int32_t n = aimc_chopped_element(tp, s->v[o], sign, sc, &H[widx]);
-        pulse_slow(st, t, widx, slow_steps(p, n), reads, stats);
+        pulse_slow(st, t, widx, aimc_slow_steps(p, n), reads, stats);
       }
       stats[t].digital_ops += (uint64_t)n_out;
       if (p->in_chop_prob > 0.0f) {
@@ -236,7 +230,7 @@ static void transfer_line(aimc_state_t *st, int64_t t, float count_lr, tscratch_
         float sign = (c_line[k] < 0) != (c_other[o] < 0) ? -1.0f : 1.0f;
         int32_t n = aimc_agad_element(tp, s->v[o], sign, sc, sw, &H[widx], &st->M[t * per_tile + widx],
                                       &st->P[t * per_tile + widx]);
-        if (write) pulse_slow(st, t, widx, slow_steps(p, n), reads, stats);
+        if (write) pulse_slow(st, t, widx, aimc_slow_steps(p, n), reads, stats);
       }
       stats[t].digital_ops += 3u * (uint64_t)n_out;
       int64_t cur = (int64_t)(as->sweeps % (uint64_t)period) + 1;
