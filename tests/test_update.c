@@ -185,6 +185,39 @@ Test(blab, matches_update_management_formulas) {
   }
 }
 
+/* A train longer than AIMC_MAX_BL is cut to AIMC_MAX_BL slots (saturation)
+ * instead of overflowing the slot count: the case of a run-time rate (the
+ * transfer family's auto-scaled A rate) that validation cannot see. */
+Test(blab, variable_bl_is_capped) {
+  aimc_update_params_t u = params_of(1e3f, 1e-3f, 31, 0, 0, 0, 1.0f); /* lr / g = 1e6 */
+  aimc_blab_t r = aimc_update_blab(&u, 1.0f, 1.0f);
+  cr_assert_eq(r.bl, AIMC_MAX_BL);
+  u = params_of(1e30f, 1e-3f, 31, 0, 0, 0, 1.0f); /* lr / g beyond int range */
+  cr_assert_eq(aimc_update_blab(&u, 1.0f, 1.0f).bl, AIMC_MAX_BL);
+}
+
+/* Counting coincidences without storing the trains (the CUDA backend's path
+ * for very long trains) gives exactly the popcount of the stored trains. */
+Test(trains, direct_count_equals_stored_trains) {
+  test_rng_t r = {77};
+  uint32_t xw[AIMC_TRAIN_WORDS(3000)], dw[AIMC_TRAIN_WORDS(3000)];
+  int nonzero = 0;
+  for (int c = 0; c < 2000; ++c) {
+    int32_t bl = 1 + (int32_t)(test_next(&r) % (c < 1000 ? 70 : 3000));
+    float px = test_uniform(&r, -0.2f, 1.2f), pd = test_uniform(&r, -0.2f, 1.2f);
+    uint64_t key = test_next(&r), lx = test_next(&r) >> 20, ld = test_next(&r) >> 20;
+    uint64_t sx = aimc_subsequence(AIMC_STREAM_UPDATE_X, (uint64_t)c);
+    uint64_t sd = aimc_subsequence(AIMC_STREAM_UPDATE_D, (uint64_t)c);
+    aimc_make_train(key, sx, lx, px, bl, xw);
+    aimc_make_train(key, sd, ld, pd, bl, dw);
+    int32_t want = aimc_coincidences(xw, dw, AIMC_TRAIN_WORDS(bl));
+    int32_t got = aimc_coincidences_direct(key, sx, lx, px, sd, ld, pd, bl);
+    cr_assert_eq(got, want, "case %d (bl %d, px %g, pd %g): %d != %d", c, bl, px, pd, got, want);
+    nonzero += want > 0;
+  }
+  cr_assert_gt(nonzero, 1000, "the cases must mostly have coincidences");
+}
+
 /* Update management: the largest probabilities of both lines are equal
  * (sqrt(k/BL)) unless k > BL, where x saturates at 1 and d is clipped. */
 Test(blab, balances_and_clips) {

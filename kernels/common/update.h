@@ -44,8 +44,8 @@ AIMC_HD aimc_blab_t aimc_update_blab(const aimc_update_params_t *u, float xmax, 
   if (u->fixed_bl || u->ublm || !(g * (float)u->desired_bl < lr)) {
     r.bl = u->desired_bl;
     r.a = sqrtf(lr / (g * (float)r.bl));
-  } else {
-    r.bl = (int32_t)aimc_maxf(ceilf(lr / g), 1.0f);
+  } else { /* the train grows to lr / g slots (at most AIMC_MAX_BL: longer ones saturate) */
+    r.bl = (int32_t)aimc_clampf(ceilf(lr / g), 1.0f, (float)AIMC_MAX_BL);
     r.a = 1.0f;
   }
   r.b = r.a;
@@ -138,6 +138,42 @@ AIMC_HD int32_t aimc_implicit_count(int32_t pulse_type, int32_t bl, float cx, fl
 
 AIMC_HD float aimc_mean_count(int32_t bl, float p) {
   return aimc_clampf(rintf((float)bl * p), 0.0f, (float)bl);
+}
+
+/* What a line of value v (sample_line = b n + line, n the number of x or of
+ * d lines) brings to one sample with scale `scale` (A or B) and train length bl: its
+ * firing probability for STOCHASTIC_COMPRESSED (the train is drawn from it),
+ * its level for MEAN_COUNT and DETERMINISTIC_IMPLICIT. Stochastic rounding
+ * takes word 0 (x lines) or 1 (d lines) of the line's block of sub_round. */
+AIMC_HD float aimc_line_level(const aimc_update_params_t *u, uint64_t key, uint64_t sub_round,
+                              uint64_t sample_line, int is_x, float v, float scale, int32_t bl) {
+  if (bl == 0) return 0.0f;
+  float uni = 0.0f;
+  if (u->sto_round) {
+    aimc_u32x4 r = aimc_philox_block(key, sub_round, sample_line);
+    uni = aimc_u01(is_x ? r.v[0] : r.v[1]);
+  }
+  if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED || u->pulse_type == AIMC_PULSE_MEAN_COUNT) {
+    float p = aimc_update_prob(u, v, scale, uni);
+    return u->pulse_type == AIMC_PULSE_MEAN_COUNT ? aimc_mean_count(bl, p) : p;
+  }
+  return aimc_implicit_q(u, v, scale, is_x ? u->x_res_implicit : u->d_res_implicit, uni);
+}
+
+/* The coincidences of the two trains aimc_make_train would draw, counted
+ * without storing them (for trains too long to keep): slot k fires on both
+ * lines when both uniforms of slot k fall below their probabilities. */
+AIMC_HD int32_t aimc_coincidences_direct(uint64_t key, uint64_t sub_x, uint64_t line_x, float px,
+                                         uint64_t sub_d, uint64_t line_d, float pd, int32_t bl) {
+  if (!(px > 0.0f) || !(pd > 0.0f)) return 0;
+  int32_t n = 0;
+  for (int32_t k = 0; k < bl; k += 4) {
+    aimc_u32x4 rx = aimc_philox_block(key, sub_x, aimc_train_block(line_x, k));
+    aimc_u32x4 rd = aimc_philox_block(key, sub_d, aimc_train_block(line_d, k));
+    for (int32_t q = 0; q < 4 && k + q < bl; ++q)
+      n += (aimc_u01(rx.v[q]) < px && aimc_u01(rd.v[q]) < pd) ? 1 : 0;
+  }
+  return n;
 }
 
 #endif

@@ -183,29 +183,14 @@ static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int6
       size_t slot = (size_t)(l * pl->chunk + c);
       const aimc_blab_t *bb = &s->blab[b];
       float v = line_value(st, a, t, is_x, idx, is_x ? x[b * cols + idx] : d[b * rows + idx]);
-      float scale = is_x ? bb->b : bb->a;
       uint64_t sample_line = (uint64_t)(b * n + idx);
-      float uni = 0.0f;
-      if (u->sto_round) {
-        aimc_u32x4 r = aimc_philox_block(tp->key, sub_round, sample_line);
-        uni = aimc_u01(is_x ? r.v[0] : r.v[1]);
-      }
+      float level = aimc_line_level(u, tp->key, sub_round, sample_line, is_x, v,
+                                    is_x ? bb->b : bb->a, bb->bl);
       s->neg[slot] = v < 0.0f;
-      if (bb->bl == 0) {
-        s->level[slot] = 0.0f;
-        for (int32_t w = 0; w < pl->nw; ++w) s->words[slot * (size_t)pl->nw + (size_t)w] = 0u;
-        continue;
-      }
-      if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED) {
-        float p = aimc_update_prob(u, v, scale, uni);
-        aimc_make_train(tp->key, is_x ? sub_x : sub_d, sample_line, p, bb->bl,
+      s->level[slot] = level;
+      if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED)
+        aimc_make_train(tp->key, is_x ? sub_x : sub_d, sample_line, level, bb->bl,
                         s->words + slot * (size_t)pl->nw);
-      } else if (u->pulse_type == AIMC_PULSE_MEAN_COUNT) {
-        s->level[slot] = aimc_mean_count(bb->bl, aimc_update_prob(u, v, scale, uni));
-      } else {
-        s->level[slot] = aimc_implicit_q(u, v, scale, is_x ? u->x_res_implicit : u->d_res_implicit,
-                                         uni);
-      }
     }
   }
 }
