@@ -66,7 +66,8 @@ aimc_status_t aimc_algo_reset_state(aimc_tiles_t *t) {
     if (bufs[k]) s = ctx->ops->zero(ctx, bufs[k], nw * sizeof(float));
   if (s == AIMC_OK) s = fill_bytes(t, st->c_in, n * (size_t)st->cols, 1);
   if (s == AIMC_OK) s = fill_bytes(t, st->c_out, n * (size_t)st->rows, 1);
-  if (s == AIMC_OK && st->switched) s = ctx->ops->zero(ctx, st->switched, n * (size_t)st->cols);
+  if (s == AIMC_OK && st->switched)
+    s = ctx->ops->zero(ctx, st->switched, n * (size_t)aimc_line_stride(st));
   if (s != AIMC_OK) return s;
   aimc_algo_state_t *host = calloc(n, sizeof *host);
   if (!host) return aimc_error(ctx, AIMC_ERR_OUT_OF_MEMORY, "out of host memory");

@@ -163,7 +163,8 @@ static aimc_status_t alloc_algorithm(aimc_tiles_t *t, size_t wbytes) {
   if (kind == AIMC_ALGO_AGAD &&
       ((s = alloc_backend(t, (void **)&st->M, wbytes, "the running means")) ||
        (s = alloc_backend(t, (void **)&st->P, wbytes, "the past means")) ||
-       (s = alloc_backend(t, (void **)&st->switched, n * (size_t)st->cols, "the switch flags"))))
+       (s = alloc_backend(t, (void **)&st->switched, n * (size_t)aimc_line_stride(st),
+                          "the switch flags"))))
     return s;
   if (chopped && ((s = alloc_backend(t, (void **)&st->c_in, n * (size_t)st->cols,
                                      "the input choppers")) ||
@@ -218,6 +219,7 @@ aimc_status_t aimc_tiles_create(aimc_context_t *ctx, const aimc_tiles_desc_t *de
     aimc_resolve_params(&t->configs[i], key, &t->hparams[i]);
   }
   t->st.n_arrays = t->hparams[0].algo.n_arrays;
+  t->st.host_params = t->hparams;
 
   size_t wbytes = nw * sizeof(float), pbytes = (size_t)n * sizeof(aimc_tile_params_t);
   for (int32_t a = 0; a < t->st.n_arrays; ++a)
@@ -647,7 +649,8 @@ int aimc_tiles_state_blobs(const aimc_tiles_t *t, aimc_blob_t *out) {
     if (bufs[b]) out[k++] = (aimc_blob_t){bufs[b], nw * sizeof(float), AIMC_BLOB_DIGITAL};
   if (st->c_in) out[k++] = (aimc_blob_t){st->c_in, n * (size_t)st->cols, AIMC_BLOB_SIGNS};
   if (st->c_out) out[k++] = (aimc_blob_t){st->c_out, n * (size_t)st->rows, AIMC_BLOB_SIGNS};
-  if (st->switched) out[k++] = (aimc_blob_t){st->switched, n * (size_t)st->cols, AIMC_BLOB_FLAGS};
+  if (st->switched)
+    out[k++] = (aimc_blob_t){st->switched, n * (size_t)aimc_line_stride(st), AIMC_BLOB_FLAGS};
   out[k++] = (aimc_blob_t){st->algo, n * sizeof *st->algo, AIMC_BLOB_ALGO};
   out[k++] = (aimc_blob_t){t->stats, n * sizeof *t->stats, AIMC_BLOB_STATS};
   return k;

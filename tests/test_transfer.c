@@ -324,6 +324,43 @@ Test(schedule, rows_are_read_when_asked) {
   aimc_context_destroy(ctx);
 }
 
+/* AGAD reading rows of tiles with more rows than columns: each tile keeps
+ * one switch flag per row, so identical replicas stay identical (a flag
+ * array of one entry per column let tile 0 overwrite tile 1's flags and the
+ * last tile write past the buffer). */
+Test(schedule, agad_row_reads_of_tall_tiles) {
+  enum { T = 3, TR = 6, TC = 2 };
+  aimc_tile_config_t c;
+  CK(aimc_tile_config_preset(&c, AIMC_ALGO_AGAD, AIMC_PRESET_RERAM_SB));
+  c.algorithm.transfer_columns = 0;
+  c.algorithm.transfer_every = 1.0f;
+  c.algorithm.in_chop_prob = 0.5f;
+  c.update.learning_rate = 0.5f;
+  aimc_context_t *ctx = test_context(1, 5);
+  aimc_tiles_desc_t td;
+  aimc_tiles_desc_default(&td);
+  uint64_t seeds[T] = {9, 9, 9};
+  td.n_tiles = T, td.rows = TR, td.cols = TC, td.config = c, td.tile_seeds = seeds;
+  aimc_tiles_t *t = test_tiles(ctx, &td);
+  test_rng_t rng = {31};
+  float x[TC], d[TR], w[T * TR * TC];
+  for (int n = 0; n < 60; ++n) {
+    test_fill(&rng, x, TC, -1.0f, 1.0f);
+    test_fill(&rng, d, TR, -1.0f, 1.0f);
+    CK(aimc_tiles_update_ex(t, x, 0, d, 0, 1));
+  }
+  CK(aimc_tiles_get_weights(t, w));
+  for (int k = 1; k < T; ++k)
+    cr_assert_eq(memcmp(w, w + k * TR * TC, sizeof(float) * TR * TC), 0,
+                 "replica %d differs from replica 0", k);
+  aimc_tile_stats_t st[T];
+  CK(aimc_tiles_get_stats(t, st));
+  cr_assert_gt(st[0].chopper_flips, 0u);
+  cr_assert_gt(st[0].array_pulses[0], 0u, "the row reads wrote C");
+  aimc_tiles_destroy(t);
+  aimc_context_destroy(ctx);
+}
+
 /* With gamma > 0 reads see gamma A + C, A de-chopped. */
 Test(schedule, gamma_makes_a_visible) {
   aimc_algorithm_t kinds[2] = {AIMC_ALGO_TIKI_TAKA, AIMC_ALGO_CHOPPED_TTV2};

@@ -123,10 +123,19 @@ typedef struct aimc_state {
   float *M, *P;               /* AGAD running and past means */
   int8_t *c_in;               /* [n_tiles][cols] input choppers (+-1) */
   int8_t *c_out;              /* [n_tiles][rows] output choppers */
-  uint8_t *switched;          /* [n_tiles][cols] AGAD: chopper switched since last read */
+  uint8_t *switched;          /* [n_tiles][aimc_line_stride] AGAD: the line's chopper
+                                 switched since its last read */
   aimc_algo_state_t *algo;    /* [n_tiles] */
-  const aimc_tile_params_t *params;
+  const aimc_tile_params_t *params;      /* [n_tiles], backend memory: what kernels read */
+  const aimc_tile_params_t *host_params; /* the same in host memory, for host code that
+                                            sizes a launch; kernels never read it */
 } aimc_state_t;
+
+/* Entries per tile of per-line state (AGAD's switch flags): one per line a
+ * transfer may sweep, columns or rows. */
+AIMC_HD int64_t aimc_line_stride(const aimc_state_t *st) {
+  return st->rows > st->cols ? st->rows : st->cols;
+}
 
 /* Stream counter of array a: the array index takes bits 48..55 of the
  * counter, so the arrays of a tile never share random numbers. */

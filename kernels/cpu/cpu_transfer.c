@@ -220,7 +220,7 @@ static void transfer_line(aimc_state_t *st, int64_t t, float count_lr, tscratch_
     }
     case AIMC_ALGO_AGAD: {
       float sc = aimc_buffer_scale(tp, count_lr, lines);
-      uint8_t *switched = st->switched + t * cols;
+      uint8_t *switched = st->switched + t * aimc_line_stride(st);
       int sw = switched[k];
       switched[k] = 0;
       /* writes start once the past mean of a full chopper period exists */
