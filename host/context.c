@@ -166,6 +166,26 @@ aimc_status_t aimc_context_synchronize(aimc_context_t *ctx) {
   return ctx->ops->synchronize ? ctx->ops->synchronize(ctx) : AIMC_OK;
 }
 
+static aimc_status_t no_stream(const aimc_context_t *ctx) {
+  return aimc_error((aimc_context_t *)ctx, AIMC_ERR_UNSUPPORTED,
+                    "ctx is a %s context: streams belong to CUDA contexts", ctx->ops->name);
+}
+
+aimc_status_t aimc_context_set_cuda_stream(aimc_context_t *ctx, void *stream) {
+  if (!ctx) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "ctx is NULL");
+  if (!ctx->ops->set_stream) return no_stream(ctx);
+  return ctx->ops->set_stream(ctx, stream);
+}
+
+aimc_status_t aimc_context_get_cuda_stream(const aimc_context_t *ctx, void **stream) {
+  if (!ctx) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "ctx is NULL");
+  if (!stream)
+    return aimc_error((aimc_context_t *)ctx, AIMC_ERR_INVALID_ARGUMENT, "stream (output) is NULL");
+  if (!ctx->ops->get_stream) return no_stream(ctx);
+  *stream = ctx->ops->get_stream(ctx);
+  return AIMC_OK;
+}
+
 aimc_status_t aimc_malloc(aimc_context_t *ctx, void **ptr, size_t bytes) {
   if (!ctx) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "ctx is NULL");
   if (!ptr) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "ptr (output pointer) is NULL");

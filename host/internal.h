@@ -5,6 +5,10 @@
 #include "aimc.h"
 #include "kernels/common/params.h"
 
+#ifdef __cplusplus
+extern "C" { /* the CUDA backend's .cu files include this header */
+#endif
+
 #define AIMC_MAX_DIM 65536
 #define AIMC_ERROR_LEN 512
 
@@ -102,6 +106,9 @@ struct aimc_backend_ops {
                         aimc_copy_kind_t kind);
   aimc_status_t (*zero)(aimc_context_t *ctx, void *ptr, size_t bytes);
   aimc_status_t (*synchronize)(aimc_context_t *ctx);
+  /* The stream of a CUDA context (NULL: the backend has none). */
+  aimc_status_t (*set_stream)(aimc_context_t *ctx, void *stream);
+  void *(*get_stream)(const aimc_context_t *ctx);
   /* Fills every allocated plane of every array with the device-to-device draws. */
   aimc_status_t (*sample_devices)(aimc_context_t *ctx, aimc_state_t *st);
   /* Writes visible weights w (NULL: zeros) into every array, each taking
@@ -227,5 +234,9 @@ int aimc_tiles_blob_valid(const aimc_tiles_t *t, const aimc_blob_t *b, const voi
 
 /* Number of elements of a batch as size_t, or 0 on overflow. */
 size_t aimc_checked_count(int64_t a, int64_t b, int64_t c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

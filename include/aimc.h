@@ -110,6 +110,16 @@ AIMC_API const char *aimc_context_last_error(const aimc_context_t *ctx);
 AIMC_API aimc_status_t aimc_context_synchronize(aimc_context_t *ctx);
 /* Whether this build has the CUDA backend and a usable GPU. */
 AIMC_API int aimc_cuda_available(void);
+/* CUDA contexts queue all their work in order on one CUDA stream: their own,
+ * created with the context, or one the caller sets here (a cudaStream_t
+ * passed as void *; NULL returns to the context's own). Operations are
+ * asynchronous with respect to the host, but copies to or from host memory
+ * (aimc_memcpy, get_stats, loss and accuracy results) return when done.
+ * Set the stream between operations, not while the caller's own work on the
+ * old stream still needs ordering with aimc's. On a CPU context both calls
+ * return AIMC_ERR_UNSUPPORTED. */
+AIMC_API aimc_status_t aimc_context_set_cuda_stream(aimc_context_t *ctx, void *stream);
+AIMC_API aimc_status_t aimc_context_get_cuda_stream(const aimc_context_t *ctx, void **stream);
 
 /* Memory in the context's memory space. */
 typedef enum aimc_copy_kind {

@@ -1,0 +1,339 @@
+/* CUDA steps of the transfer family (Tiki-Taka v1, TTv2, chopped TTv2,
+ * AGAD) for one sample of every tile, the twin of kernels/cpu/cpu_transfer.c:
+ * rates_kernel (one warp per tile) sets the rate of the A update; after A's
+ * pulses, transfer_kernel (one block per tile) counts the sample and, where
+ * the tile's schedule says so, reads a line of A through the transfer IO
+ * (the block read of cuda_read.cuh), updates the digital buffers, writes C
+ * pulse by pulse and flips choppers. */
+#include "kernels/common/state.h"
+#include "kernels/common/transfer.h"
+#include "kernels/cuda/cuda_read.cuh"
+
+__global__ void rates_kernel(aimc_state_t st, const float *x, int64_t x_tile_stride, const float *d,
+                             int64_t d_tile_stride, int64_t batch, float *lr) {
+  uint64_t warps = blockDim.x / 32, lane = threadIdx.x & 31u;
+  for (uint64_t t = blockIdx.x * warps + threadIdx.x / 32; t < (uint64_t)st.n_tiles;
+       t += gridDim.x * warps) {
+    const aimc_tile_params_t *tp = &st.params[t];
+    int scaled = tp->algo.auto_scale && aimc_is_chopped(tp->algo.kind);
+    float xm = 0.0f, dm = 0.0f;
+    for (int64_t j = lane; scaled && j < st.cols; j += 32)
+      xm = fmaxf(xm, fabsf(x[t * x_tile_stride + j]));
+    for (int64_t i = lane; scaled && i < st.rows; i += 32)
+      dm = fmaxf(dm, fabsf(d[t * d_tile_stride + i]));
+    for (int o = 16; o > 0; o >>= 1) {
+      xm = fmaxf(xm, __shfl_xor_sync(0xffffffffu, xm, o));
+      dm = fmaxf(dm, __shfl_xor_sync(0xffffffffu, dm, o));
+    }
+    if (lane != 0) continue;
+    aimc_algo_state_t *s = &st.algo[t];
+    if (scaled) {
+      float mom = tp->algo.auto_momentum;
+      s->mx = aimc_auto_scale(s->mx, xm, mom, batch);
+      s->md = aimc_auto_scale(s->md, dm, mom, batch);
+    }
+    lr[t] = aimc_fast_rate(tp, s);
+  }
+}
+
+aimc_status_t aimc_cuda_transfer_rates(aimc_context_t *ctx, aimc_state_t *st, const float *x,
+                                       int64_t x_tile_stride, const float *d, int64_t d_tile_stride,
+                                       int64_t batch, float *lr) {
+  aimc_status_t s = aimc_cuda_begin(ctx);
+  if (s != AIMC_OK) return s;
+  AIMC_LAUNCH_N(rates_kernel, ctx, (uint64_t)st->n_tiles * 32u)
+  (*st, x, x_tile_stride, d, d_tile_stride, batch, lr);
+  return aimc_cuda_launched(ctx, "rates_kernel");
+}
+
+/* What one thread counts for its tile over a transfer call. */
+typedef struct tally {
+  uint64_t up, down, flips;
+} tally_t;
+
+/* Element (o, k) of a line read: o along the read, k the swept line. */
+__device__ static inline int64_t element(const aimc_algo_params_t *p, int64_t cols, int64_t o,
+                                         int64_t k) {
+  return p->transfer_columns ? o * cols + k : k * cols + o;
+}
+
+/* n pulses (up when n > 0) on device widx of C with the write's own noise
+ * stream. */
+__device__ static void pulse_slow(aimc_state_t &st, int64_t t, int64_t widx, int32_t n,
+                                  uint64_t reads, tally_t *tl) {
+  if (n == 0) return;
+  const aimc_tile_params_t *tp = &st.params[t];
+  const aimc_device_params_t *dev = aimc_array_dev(tp, AIMC_ARRAY_SLOW);
+  aimc_array_t *arr = &st.arr[AIMC_ARRAY_SLOW];
+  int64_t k = t * (int64_t)st.rows * st.cols + widx;
+  aimc_wparams_t wp;
+  aimc_load_wparams(arr, (size_t)k, &wp);
+  aimc_normal_stream_t ns;
+  aimc_normal_stream_init(
+      &ns, tp->key,
+      aimc_subsequence(AIMC_STREAM_TRANSFER_WRITE + 2, aimc_array_counter(AIMC_ARRAY_SLOW, reads)),
+      (uint64_t)widx << 32);
+  int noisy = aimc_device_needs_noise(dev);
+  int up = n > 0;
+  int32_t count = up ? n : -n;
+  float h = arr->h[k];
+  for (int32_t q = 0; q < count; ++q)
+    h = aimc_device_pulse(dev, &wp, h, up, noisy ? aimc_normal_stream_next(&ns) : 0.0f);
+  arr->h[k] = h;
+  arr->w[k] = aimc_refresh_visible(tp, AIMC_ARRAY_SLOW, h, wp.ref, AIMC_TRANSFER_READ_CALL | reads,
+                                   (uint64_t)widx);
+  if (up)
+    tl->up += (uint64_t)count;
+  else
+    tl->down += (uint64_t)count;
+}
+
+/* Tiki-Taka v1: C += lr_t v e_k^T with the transfer-update parameters
+ * (x = e_k, d = -v), exact for the NONE types, else pulses whose
+ * coincidences are counted from the two lines' slots. */
+__device__ static void write_tiki_taka(aimc_state_t &st, int64_t t, int64_t k, const float *v,
+                                       int64_t n_out, uint64_t reads, float *red, tally_t *tl) {
+  const aimc_tile_params_t *tp = &st.params[t];
+  aimc_update_params_t u = tp->upd[1];
+  u.lr = aimc_transfer_rate(tp);
+  if (!(u.lr > 0.0f)) return;
+  aimc_array_t *arr = &st.arr[AIMC_ARRAY_SLOW];
+  int64_t per_tile = (int64_t)st.rows * st.cols;
+  if (u.pulse_type == AIMC_PULSE_NONE || u.pulse_type == AIMC_PULSE_NONE_WITH_DEVICE) {
+    for (int64_t o = threadIdx.x; o < n_out; o += blockDim.x) {
+      int64_t widx = element(&tp->algo, st.cols, o, k), e = t * per_tile + widx;
+      aimc_wparams_t wp;
+      aimc_load_wparams(arr, (size_t)e, &wp);
+      float h = arr->h[e] + u.lr * v[o];
+      if (u.pulse_type == AIMC_PULSE_NONE_WITH_DEVICE) h = aimc_clampf(h, wp.bmin, wp.bmax);
+      arr->h[e] = h;
+      arr->w[e] = u.pulse_type == AIMC_PULSE_NONE
+                      ? h - wp.ref
+                      : aimc_refresh_visible(tp, AIMC_ARRAY_SLOW, h, wp.ref,
+                                             AIMC_TRANSFER_READ_CALL | reads, (uint64_t)widx);
+    }
+    return;
+  }
+  float vm = 0.0f;
+  for (int64_t o = threadIdx.x; o < n_out; o += blockDim.x) vm = fmaxf(vm, fabsf(v[o]));
+  aimc_blab_t bb = aimc_update_blab(&u, 1.0f, aimc_block_max(vm, red));
+  if (bb.bl == 0) return;
+  uint64_t call = aimc_array_counter(AIMC_ARRAY_SLOW, reads);
+  uint64_t sub_x = aimc_subsequence(AIMC_STREAM_TRANSFER_WRITE, call);
+  uint64_t sub_d = aimc_subsequence(AIMC_STREAM_TRANSFER_WRITE + 1, call);
+  int stochastic = u.pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED;
+  float px = aimc_update_prob(&u, 1.0f, bb.b, 0.5f), cx = 0.0f;
+  if (u.pulse_type == AIMC_PULSE_MEAN_COUNT)
+    cx = aimc_mean_count(bb.bl, px);
+  else if (!stochastic)
+    cx = aimc_implicit_q(&u, 1.0f, bb.b, u.x_res_implicit, 0.5f);
+  for (int64_t o = threadIdx.x; o < n_out; o += blockDim.x) {
+    int32_t n;
+    if (stochastic) {
+      float pd = aimc_update_prob(&u, v[o], bb.a, 0.5f);
+      n = aimc_coincidences_direct(tp->key, sub_x, (uint64_t)k, px, sub_d, (uint64_t)o, pd, bb.bl);
+    } else {
+      float cd = u.pulse_type == AIMC_PULSE_MEAN_COUNT
+                     ? aimc_mean_count(bb.bl, aimc_update_prob(&u, v[o], bb.a, 0.5f))
+                     : aimc_implicit_q(&u, v[o], bb.a, u.d_res_implicit, 0.5f);
+      n = aimc_implicit_count(u.pulse_type, bb.bl, cx, cd);
+    }
+    /* d = -v and x = +1 differ in sign (weight up) exactly when v > 0 */
+    pulse_slow(st, t, element(&tp->algo, st.cols, o, k), v[o] > 0.0f ? n : -n, reads, tl);
+  }
+}
+
+typedef struct transfer_shared {
+  float red[32];
+  uint64_t sum[32];
+  int32_t n_reads;
+} transfer_shared_t;
+
+/* One transfer of line k = the tile's pointer. `in`, `v` and `out` are
+ * scratch of the block (n_in, n_in and n_out floats). */
+__device__ static void transfer_line(aimc_state_t &st, int64_t t, float count_lr, float *in,
+                                     float *v, float *out, transfer_shared_t *sh, tally_t *tl) {
+  const aimc_tile_params_t *tp = &st.params[t];
+  const aimc_algo_params_t *p = &tp->algo;
+  aimc_algo_state_t *as = &st.algo[t];
+  int64_t rows = st.rows, cols = st.cols, per_tile = rows * cols;
+  int32_t lines = aimc_transfer_lines(p, st.rows, st.cols);
+  int64_t n_out = p->transfer_columns ? rows : cols;
+  int64_t k = as->next;
+  uint64_t reads = as->reads, sweeps = as->sweeps;
+  int dir = p->transfer_columns ? AIMC_TRANSFER_FORWARD : AIMC_TRANSFER_BACKWARD;
+
+  /* read line k of A with a one-hot input through the transfer IO */
+  for (int64_t j = threadIdx.x; j < lines; j += blockDim.x) in[j] = j == k ? 1.0f : 0.0f;
+  __syncthreads();
+  aimc_block_read(tp, dir, st.arr[AIMC_ARRAY_FAST].w + t * per_tile, rows, cols, in, out,
+                  AIMC_TRANSFER_READ_CALL | reads, 1, 0, v);
+
+  float *H = st.H ? st.H + t * per_tile : NULL;
+  int8_t *c_line = NULL, *c_other = NULL; /* choppers of the swept and the other dimension */
+  if (st.c_in) {
+    c_line = p->transfer_columns ? st.c_in + t * cols : st.c_out + t * rows;
+    c_other = p->transfer_columns ? st.c_out + t * rows : st.c_in + t * cols;
+  }
+  int64_t period = aimc_chop_period(p->in_chop_prob);
+  switch (p->kind) {
+    case AIMC_ALGO_TIKI_TAKA: {
+      if (p->with_reset_prob > 0.0f &&
+          aimc_chopper_uniform(tp->key, reads, (uint64_t)k, 3) < p->with_reset_prob) {
+        aimc_array_t *arr = &st.arr[AIMC_ARRAY_FAST];
+        for (int64_t o = threadIdx.x; o < n_out; o += blockDim.x) {
+          int64_t widx = element(p, cols, o, k), e = t * per_tile + widx;
+          aimc_wparams_t wp;
+          aimc_load_wparams(arr, (size_t)e, &wp);
+          float h;
+          aimc_reset_element(tp, AIMC_ARRAY_FAST, &wp, 1.0f, AIMC_TRANSFER_READ_CALL | reads,
+                             (uint64_t)widx, &h);
+          arr->h[e] = h;
+          arr->w[e] = aimc_refresh_visible(tp, AIMC_ARRAY_FAST, h, wp.ref,
+                                           AIMC_TRANSFER_READ_CALL | reads, (uint64_t)widx);
+        }
+      }
+      write_tiki_taka(st, t, k, out, n_out, reads, sh->red, tl);
+      break;
+    }
+    case AIMC_ALGO_TTV2:
+      for (int64_t o = threadIdx.x; o < n_out; o += blockDim.x) {
+        int64_t widx = element(p, cols, o, k);
+        int32_t n = aimc_ttv2_element(tp, out[o], &H[widx]);
+        pulse_slow(st, t, widx, aimc_slow_steps(p, n), reads, tl);
+      }
+      break;
+    case AIMC_ALGO_CHOPPED_TTV2: {
+      float sc = aimc_buffer_scale(tp, count_lr, lines);
+      int8_t ck = c_line[k];
+      for (int64_t o = threadIdx.x; o < n_out; o += blockDim.x) {
+        int64_t widx = element(p, cols, o, k);
+        float sign = (ck < 0) != (c_other[o] < 0) ? -1.0f : 1.0f;
+        int32_t n = aimc_chopped_element(tp, out[o], sign, sc, &H[widx]);
+        pulse_slow(st, t, widx, aimc_slow_steps(p, n), reads, tl);
+      }
+      __syncthreads(); /* every thread has read c_line[k] */
+      if (threadIdx.x == 0 && p->in_chop_prob > 0.0f) {
+        int sw = p->in_chop_random
+                     ? aimc_chopper_uniform(tp->key, reads, (uint64_t)k, 0) < p->in_chop_prob
+                     : (int64_t)(sweeps % (uint64_t)period) == period - 1;
+        if (sw) {
+          c_line[k] = (int8_t)-c_line[k];
+          tl->flips++;
+        }
+      }
+      if (k == lines - 1 && p->out_chop_prob > 0.0f) /* each thread its own outputs */
+        for (int64_t o = threadIdx.x; o < n_out; o += blockDim.x)
+          if (aimc_chopper_uniform(tp->key, reads, (uint64_t)(lines + o), 1) < p->out_chop_prob) {
+            c_other[o] = (int8_t)-c_other[o];
+            tl->flips++;
+          }
+      break;
+    }
+    case AIMC_ALGO_AGAD: {
+      float sc = aimc_buffer_scale(tp, count_lr, lines);
+      uint8_t *switched = st.switched + t * aimc_line_stride(&st);
+      int sw = switched[k];
+      int8_t ck = c_line[k];
+      /* writes start once the past mean of a full chopper period exists */
+      int write = sweeps >= (uint64_t)period;
+      for (int64_t o = threadIdx.x; o < n_out; o += blockDim.x) {
+        int64_t widx = element(p, cols, o, k);
+        float sign = (ck < 0) != (c_other[o] < 0) ? -1.0f : 1.0f;
+        int32_t n = aimc_agad_element(tp, out[o], sign, sc, sw, &H[widx],
+                                      &st.M[t * per_tile + widx], &st.P[t * per_tile + widx]);
+        if (write) pulse_slow(st, t, widx, aimc_slow_steps(p, n), reads, tl);
+      }
+      __syncthreads(); /* every thread has read switched[k] and c_line[k] */
+      if (threadIdx.x == 0) {
+        int64_t cur = (int64_t)(sweeps % (uint64_t)period) + 1;
+        int flip_now = cur == period;
+        if (p->in_chop_random &&
+            aimc_chopper_uniform(tp->key, reads, (uint64_t)k, 0) < p->in_chop_prob)
+          flip_now = 1;
+        switched[k] = 0;
+        if (flip_now) {
+          c_line[k] = (int8_t)-c_line[k];
+          switched[k] = 1;
+          tl->flips++;
+        }
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  __syncthreads(); /* the line is done before the pointer moves */
+  if (threadIdx.x == 0) {
+    as->next = (int32_t)((k + 1) % lines);
+    if (k == lines - 1) as->sweeps++;
+    as->reads++;
+  }
+  __syncthreads();
+}
+
+/* Digital multiply-adds of one line transfer. */
+__device__ static inline uint64_t line_ops(const aimc_algo_params_t *p, int64_t n_out) {
+  switch (p->kind) {
+    case AIMC_ALGO_TTV2:
+    case AIMC_ALGO_CHOPPED_TTV2:
+      return (uint64_t)n_out;
+    case AIMC_ALGO_AGAD:
+      return 3u * (uint64_t)n_out;
+    default:
+      return 0;
+  }
+}
+
+__global__ void transfer_kernel(aimc_state_t st, int64_t batch, const float *count_lr,
+                                aimc_tile_stats_t *stats, float *scratch) {
+  __shared__ transfer_shared_t sh;
+  int64_t width = st.rows > st.cols ? st.rows : st.cols;
+  float *in = scratch + (uint64_t)blockIdx.x * 3u * (uint64_t)width, *v = in + width,
+        *out = v + width;
+  AIMC_BLOCK_LOOP(t, (uint64_t)st.n_tiles) {
+    const aimc_tile_params_t *tp = &st.params[t];
+    int32_t lines = aimc_transfer_lines(&tp->algo, st.rows, st.cols);
+    if (threadIdx.x == 0) {
+      aimc_algo_state_t *as = &st.algo[t];
+      as->samples++;
+      int64_t every = aimc_transfer_period(&tp->algo, batch, lines, aimc_fast_states(tp));
+      int due = every != 0 && as->samples % (uint64_t)every == 0;
+      sh.n_reads = !due ? 0 : (aimc_is_chopped(tp->algo.kind) ? 1 : tp->algo.n_reads);
+    }
+    __syncthreads();
+    int32_t n = sh.n_reads;
+    tally_t tl = {0, 0, 0};
+    for (int32_t r = 0; r < n; ++r)
+      transfer_line(st, (int64_t)t, count_lr[t], in, v, out, &sh, &tl);
+    uint64_t up = aimc_block_sum(tl.up, sh.sum), down = aimc_block_sum(tl.down, sh.sum);
+    uint64_t flips = aimc_block_sum(tl.flips, sh.sum);
+    if (threadIdx.x == 0 && n > 0) {
+      int64_t n_out = tp->algo.transfer_columns ? st.rows : st.cols;
+      aimc_count(&stats[t].pulses_up, up);
+      aimc_count(&stats[t].pulses_down, down);
+      aimc_count(&stats[t].array_pulses[AIMC_ARRAY_SLOW], up + down);
+      aimc_count(&stats[t].chopper_flips, flips);
+      aimc_count(&stats[t].transfers, (uint64_t)n);
+      aimc_count(&stats[t].digital_ops, (uint64_t)n * line_ops(&tp->algo, n_out));
+    }
+  }
+}
+
+aimc_status_t aimc_cuda_transfer(aimc_context_t *ctx, aimc_state_t *st, int64_t batch,
+                                 const float *count_lr, aimc_tile_stats_t *stats) {
+  aimc_status_t s = aimc_cuda_begin(ctx);
+  if (s != AIMC_OK) return s;
+  uint64_t width = (uint64_t)(st->rows > st->cols ? st->rows : st->cols);
+  uint64_t blocks = (uint64_t)aimc_cu(ctx)->sm_count * 16u;
+  if (blocks > (uint64_t)st->n_tiles) blocks = (uint64_t)st->n_tiles;
+  float *scratch;
+  s = aimc_cuda_workspace(ctx, (size_t)(blocks * 3u * width * sizeof(float)), (void **)&scratch);
+  if (s != AIMC_OK) return s;
+  /* the read's lanes: rows of W x for column reads, columns of W^T d for row reads */
+  unsigned threads = AIMC_THREADS;
+  if (width * 8u < threads) threads = (unsigned)((width * 8u + 31u) / 32u * 32u);
+  AIMC_LAUNCH(transfer_kernel, (unsigned)blocks, threads, 0, aimc_stream(ctx))
+  (*st, batch, count_lr, stats, scratch);
+  return aimc_cuda_launched(ctx, "transfer_kernel");
+}

@@ -1,0 +1,409 @@
+/* CUDA pulsed update of one array of every tile, the twin of
+ * kernels/cpu/cpu_update.c:
+ *   1. blab_kernel: BL/A/B of every (tile, sample), one warp each, and the
+ *      call and sample counts;
+ *   2. pulse_kernel: one block per (tile, 32 rows, up to 256 columns), one
+ *      thread per column. A chunk of samples at a time, the block draws the
+ *      bit-packed trains of its columns and rows into shared memory, then
+ *      every thread walks its weights down the rows, counting coincidences
+ *      by popcount of AND and applying them pulse by pulse through the
+ *      device rule in registers. Trains too long for shared memory are
+ *      counted without storing them (direct_kernel);
+ *   3. exact_kernel: the NONE and NONE_WITH_DEVICE updates, one thread per
+ *      weight.
+ * Each weight's noise stream and pulse trains come from their logical
+ * positions, so the result is the CPU's, bit for bit. */
+#include "kernels/common/state.h"
+#include "kernels/common/update.h"
+#include "kernels/cuda/cuda_common.cuh"
+
+#define PULSED_BIT 0x80000000u
+#define TRAIN_SMEM_BYTES (48 * 1024)
+#define BLOCK_ROWS 32
+
+/* The update parameters of tile t for this call (kernels/cpu/cpu_update.c). */
+__device__ static aimc_update_params_t params_for(const aimc_state_t &st,
+                                                  const aimc_update_args_t &a, int64_t t) {
+  aimc_update_params_t u = st.params[t].upd[a.upd];
+  if (a.lr) u.lr = a.lr[t];
+  if (a.exact) u.pulse_type = AIMC_PULSE_NONE;
+  return u;
+}
+
+__host__ __device__ static inline int is_exact(int32_t pulse_type) {
+  return pulse_type == AIMC_PULSE_NONE || pulse_type == AIMC_PULSE_NONE_WITH_DEVICE;
+}
+
+/* Line value with the chopper sign applied (x by c_in, d by c_out). */
+__device__ static inline float line_value(const aimc_state_t &st, const aimc_update_args_t &a,
+                                          int64_t t, int is_x, int64_t idx, float v) {
+  if (!a.chopped) return v;
+  int8_t c = is_x ? st.c_in[t * st.cols + idx] : st.c_out[t * st.rows + idx];
+  return c < 0 ? -v : v;
+}
+
+__device__ static inline float x_at(const aimc_state_t &st, const aimc_update_args_t &a, int64_t t,
+                                    int64_t b, int64_t j) {
+  return line_value(st, a, t, 1, j, a.x[t * a.x_tile_stride + b * st.cols + j]);
+}
+__device__ static inline float d_at(const aimc_state_t &st, const aimc_update_args_t &a, int64_t t,
+                                    int64_t b, int64_t i) {
+  return line_value(st, a, t, 0, i, a.d[t * a.d_tile_stride + b * st.rows + i]);
+}
+
+/* ---- 1. BL, A, B and the call statistics ---------------------------------- */
+
+__global__ void blab_kernel(aimc_state_t st, aimc_update_args_t a, aimc_blab_t *blab,
+                            aimc_tile_stats_t *stats) {
+  uint64_t warps = blockDim.x / 32, lane = threadIdx.x & 31u;
+  uint64_t n_items = (uint64_t)st.n_tiles * (uint64_t)a.batch;
+  for (uint64_t item = blockIdx.x * warps + threadIdx.x / 32; item < n_items;
+       item += gridDim.x * warps) {
+    int64_t t = (int64_t)(item / (uint64_t)a.batch), b = (int64_t)(item % (uint64_t)a.batch);
+    const float *x = a.x + t * a.x_tile_stride + b * st.cols;
+    const float *d = a.d + t * a.d_tile_stride + b * st.rows;
+    float xm = 0.0f, dm = 0.0f; /* maxima are exact in any order */
+    for (int64_t j = lane; j < st.cols; j += 32) xm = fmaxf(xm, fabsf(x[j]));
+    for (int64_t i = lane; i < st.rows; i += 32) dm = fmaxf(dm, fabsf(d[i]));
+    for (int o = 16; o > 0; o >>= 1) {
+      xm = fmaxf(xm, __shfl_xor_sync(0xffffffffu, xm, o));
+      dm = fmaxf(dm, __shfl_xor_sync(0xffffffffu, dm, o));
+    }
+    if (lane != 0) continue;
+    aimc_update_params_t u = params_for(st, a, t);
+    aimc_blab_t r = aimc_update_blab(&u, xm, dm);
+    blab[item] = r;
+    if (b == 0 && !a.not_a_call) aimc_count(&stats[t].update_calls, 1u);
+    if (!(u.lr > 0.0f)) continue;
+    if (is_exact(u.pulse_type)) {
+      if (b == 0) aimc_count(&stats[t].update_samples, (uint64_t)a.batch);
+    } else if (r.bl > 0) {
+      aimc_count(&stats[t].update_samples, 1u);
+    }
+  }
+}
+
+/* ---- 2. Pulses ------------------------------------------------------------- */
+
+/* Pulses of the coincidences of one sample on a weight, with its noise
+ * stream fetched at the weight's first pulse of the chunk. */
+typedef struct weight_walk {
+  float h;
+  uint32_t pulsed, next; /* pulsed in this call; noise-stream position */
+  int loaded;
+  aimc_wparams_t wp;
+  aimc_normal_stream_t ns;
+} weight_walk_t;
+
+__device__ static inline void walk_pulses(weight_walk_t *w, const aimc_tile_params_t *tp,
+                                          const aimc_device_params_t *dev, const aimc_array_t *arr,
+                                          uint64_t k, uint64_t widx, uint64_t sub, int noisy,
+                                          int32_t n, int up, uint64_t *up_total,
+                                          uint64_t *down_total) {
+  if (!w->loaded) {
+    aimc_load_wparams(arr, (size_t)k, &w->wp);
+    aimc_normal_stream_init(&w->ns, tp->key, sub, widx << 32);
+    if (noisy) aimc_normal_stream_seek(&w->ns, w->next);
+    w->loaded = 1;
+    w->pulsed = PULSED_BIT;
+  }
+  for (int32_t q = 0; q < n; ++q)
+    w->h = aimc_device_pulse(dev, &w->wp, w->h, up, noisy ? aimc_normal_stream_next(&w->ns) : 0.0f);
+  if (noisy) w->next = w->ns.next;
+  if (up)
+    *up_total += (uint64_t)n;
+  else
+    *down_total += (uint64_t)n;
+}
+
+/* The visible weight after the call's last pulse. */
+__device__ static inline void finish_weight(const weight_walk_t *w, const aimc_tile_params_t *tp,
+                                            aimc_array_t *arr, int32_t array, uint64_t k,
+                                            uint64_t widx, uint64_t write_call) {
+  arr->h[k] = w->h;
+  if (!w->pulsed) return;
+  aimc_wparams_t wp;
+  aimc_load_wparams(arr, (size_t)k, &wp);
+  arr->w[k] = aimc_refresh_visible(tp, array, w->h, wp.ref, write_call, widx);
+}
+
+typedef struct train_layout {
+  int32_t nw;    /* words per train slot */
+  int32_t chunk; /* samples per shared-memory fill */
+  int32_t rows;  /* rows per block */
+} train_layout_t;
+
+__global__ void pulse_kernel(aimc_state_t st, aimc_update_args_t a, const aimc_blab_t *blab,
+                             train_layout_t lay, uint32_t *carry, aimc_tile_stats_t *stats) {
+  AIMC_DYNAMIC_SHARED(uint32_t, smem);
+  __shared__ uint64_t red[32];
+  const int64_t C = blockDim.x, R = lay.rows, B = lay.chunk, nw = lay.nw;
+  uint32_t *xw = smem;                    /* [B][C][nw] */
+  uint32_t *dw = xw + B * C * nw;         /* [B][R][nw] */
+  float *xl = (float *)(dw + B * R * nw); /* [B][C] probabilities or levels */
+  float *dl = xl + B * C;                 /* [B][R] */
+  int32_t *sbl = (int32_t *)(dl + B * R); /* [B] train lengths */
+  uint8_t *xn = (uint8_t *)(sbl + B);     /* [B][C] signs */
+  uint8_t *dn = xn + B * C;               /* [B][R] */
+
+  int64_t rows = st.rows, cols = st.cols, per_tile = rows * cols;
+  int64_t rblocks = (rows + R - 1) / R, cblocks = (cols + C - 1) / C;
+  uint64_t n_items = (uint64_t)st.n_tiles * (uint64_t)(rblocks * cblocks);
+  aimc_array_t *arr = &st.arr[a.array];
+  uint64_t call = aimc_array_counter(a.array, a.call);
+  uint64_t sub_x = aimc_subsequence(AIMC_STREAM_UPDATE_X, call);
+  uint64_t sub_d = aimc_subsequence(AIMC_STREAM_UPDATE_D, call);
+  uint64_t sub_round = aimc_subsequence(AIMC_STREAM_UPDATE_ROUND, call);
+  uint64_t sub_pulse = aimc_subsequence(AIMC_STREAM_UPDATE_PULSE, call);
+
+  AIMC_BLOCK_LOOP(item, n_items) {
+    int64_t t = (int64_t)(item / (uint64_t)(rblocks * cblocks));
+    int64_t cell = (int64_t)(item % (uint64_t)(rblocks * cblocks));
+    int64_t i0 = cell / cblocks * R, j = cell % cblocks * C + threadIdx.x;
+    int64_t nr = rows - i0 < R ? rows - i0 : R;
+    const aimc_tile_params_t *tp = &st.params[t];
+    const aimc_device_params_t *dev = aimc_array_dev(tp, a.array);
+    aimc_update_params_t u = params_for(st, a, t);
+    int stochastic = u.pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED;
+    int noisy = aimc_device_needs_noise(dev);
+    int active = u.lr > 0.0f && !is_exact(u.pulse_type); /* the same in the whole block */
+    uint64_t up_total = 0, down_total = 0;
+    for (int64_t b0 = 0; active && b0 < a.batch; b0 += B) {
+      int64_t nb = a.batch - b0 < B ? a.batch - b0 : B;
+      __syncthreads(); /* the previous chunk is read */
+      for (int64_t c = threadIdx.x; c < nb; c += C) sbl[c] = blab[t * a.batch + b0 + c].bl;
+      for (int64_t c = 0; c < nb && j < cols; ++c) { /* this thread's column */
+        aimc_blab_t bb = blab[t * a.batch + b0 + c];
+        float v = x_at(st, a, t, b0 + c, j);
+        uint64_t sample_line = (uint64_t)((b0 + c) * cols + j);
+        size_t slot = (size_t)(c * C + threadIdx.x);
+        float level = aimc_line_level(&u, tp->key, sub_round, sample_line, 1, v, bb.b, bb.bl);
+        xl[slot] = level;
+        xn[slot] = v < 0.0f;
+        if (stochastic) aimc_make_train(tp->key, sub_x, sample_line, level, bb.bl, xw + slot * nw);
+      }
+      for (int64_t q = threadIdx.x; q < nb * nr; q += C) { /* the rows, shared out */
+        int64_t c = q / nr, r = q % nr, i = i0 + r;
+        aimc_blab_t bb = blab[t * a.batch + b0 + c];
+        float v = d_at(st, a, t, b0 + c, i);
+        uint64_t sample_line = (uint64_t)((b0 + c) * rows + i);
+        size_t slot = (size_t)(c * R + r);
+        float level = aimc_line_level(&u, tp->key, sub_round, sample_line, 0, v, bb.a, bb.bl);
+        dl[slot] = level;
+        dn[slot] = v < 0.0f;
+        if (stochastic) aimc_make_train(tp->key, sub_d, sample_line, level, bb.bl, dw + slot * nw);
+      }
+      __syncthreads();
+      if (j >= cols) continue;
+      int last = b0 + nb >= a.batch;
+      for (int64_t r = 0; r < nr; ++r) {
+        uint64_t widx = (uint64_t)((i0 + r) * cols + j), k = (uint64_t)t * per_tile + widx;
+        weight_walk_t w;
+        uint32_t carried = b0 == 0 ? 0u : carry[k];
+        w.pulsed = carried & PULSED_BIT;
+        w.next = carried & ~PULSED_BIT;
+        w.loaded = 0;
+        w.h = arr->h[k];
+        for (int64_t c = 0; c < nb; ++c) {
+          int32_t bl = sbl[c];
+          if (bl == 0) continue;
+          size_t xs = (size_t)(c * C + threadIdx.x), ds = (size_t)(c * R + r);
+          int32_t n = stochastic
+                          ? aimc_coincidences(xw + xs * nw, dw + ds * nw, AIMC_TRAIN_WORDS(bl))
+                          : aimc_implicit_count(u.pulse_type, bl, xl[xs], dl[ds]);
+          if (n <= 0) continue;
+          /* W -= lr d x^T: the weight goes up when d and x differ in sign */
+          walk_pulses(&w, tp, dev, arr, k, widx, sub_pulse, noisy, n, xn[xs] != dn[ds], &up_total,
+                      &down_total);
+        }
+        if (!last) {
+          arr->h[k] = w.h;
+          carry[k] = w.pulsed | w.next;
+        } else {
+          finish_weight(&w, tp, arr, a.array, k, widx, a.write_call);
+        }
+      }
+    }
+    up_total = aimc_block_sum(up_total, red);
+    down_total = aimc_block_sum(down_total, red);
+    if (threadIdx.x == 0) {
+      aimc_count(&stats[t].pulses_up, up_total);
+      aimc_count(&stats[t].pulses_down, down_total);
+      aimc_count(&stats[t].array_pulses[a.array], up_total + down_total);
+    }
+  }
+}
+
+/* Trains too long for shared memory: each weight draws the slots of its two
+ * lines itself (aimc_coincidences_direct), one thread per weight. A rare
+ * path (trains of over a thousand slots), so statistics go straight to the
+ * counters. */
+__global__ void direct_kernel(aimc_state_t st, aimc_update_args_t a, const aimc_blab_t *blab,
+                              aimc_tile_stats_t *stats) {
+  int64_t rows = st.rows, cols = st.cols, per_tile = rows * cols;
+  uint64_t n = (uint64_t)st.n_tiles * (uint64_t)per_tile;
+  aimc_array_t *arr = &st.arr[a.array];
+  uint64_t call = aimc_array_counter(a.array, a.call);
+  uint64_t sub_x = aimc_subsequence(AIMC_STREAM_UPDATE_X, call);
+  uint64_t sub_d = aimc_subsequence(AIMC_STREAM_UPDATE_D, call);
+  uint64_t sub_round = aimc_subsequence(AIMC_STREAM_UPDATE_ROUND, call);
+  uint64_t sub_pulse = aimc_subsequence(AIMC_STREAM_UPDATE_PULSE, call);
+  AIMC_GRID_LOOP(k, n) {
+    int64_t t = (int64_t)(k / (uint64_t)per_tile);
+    aimc_update_params_t u = params_for(st, a, t);
+    if (!(u.lr > 0.0f) || is_exact(u.pulse_type)) continue;
+    const aimc_tile_params_t *tp = &st.params[t];
+    const aimc_device_params_t *dev = aimc_array_dev(tp, a.array);
+    uint64_t widx = k - (uint64_t)t * per_tile;
+    int64_t i = (int64_t)(widx / (uint64_t)cols), j = (int64_t)(widx % (uint64_t)cols);
+    int stochastic = u.pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED;
+    int noisy = aimc_device_needs_noise(dev);
+    weight_walk_t w;
+    w.pulsed = 0;
+    w.next = 0;
+    w.loaded = 0;
+    w.h = arr->h[k];
+    uint64_t up_total = 0, down_total = 0;
+    for (int64_t b = 0; b < a.batch; ++b) {
+      aimc_blab_t bb = blab[t * a.batch + b];
+      if (bb.bl == 0) continue;
+      float xv = x_at(st, a, t, b, j), dv = d_at(st, a, t, b, i);
+      uint64_t lx = (uint64_t)(b * cols + j), ld = (uint64_t)(b * rows + i);
+      float px = aimc_line_level(&u, tp->key, sub_round, lx, 1, xv, bb.b, bb.bl);
+      float pd = aimc_line_level(&u, tp->key, sub_round, ld, 0, dv, bb.a, bb.bl);
+      int32_t c = stochastic
+                      ? aimc_coincidences_direct(tp->key, sub_x, lx, px, sub_d, ld, pd, bb.bl)
+                      : aimc_implicit_count(u.pulse_type, bb.bl, px, pd);
+      if (c <= 0) continue;
+      walk_pulses(&w, tp, dev, arr, k, widx, sub_pulse, noisy, c, (xv < 0.0f) != (dv < 0.0f),
+                  &up_total, &down_total);
+    }
+    finish_weight(&w, tp, arr, a.array, k, widx, a.write_call);
+    aimc_count(&stats[t].pulses_up, up_total);
+    aimc_count(&stats[t].pulses_down, down_total);
+    aimc_count(&stats[t].array_pulses[a.array], up_total + down_total);
+  }
+}
+
+/* ---- 3. Exact updates ------------------------------------------------------ */
+
+__global__ void exact_kernel(aimc_state_t st, aimc_update_args_t a) {
+  int64_t rows = st.rows, cols = st.cols, per_tile = rows * cols;
+  uint64_t n = (uint64_t)st.n_tiles * (uint64_t)per_tile;
+  aimc_array_t *arr = &st.arr[a.array];
+  AIMC_GRID_LOOP(k, n) {
+    int64_t t = (int64_t)(k / (uint64_t)per_tile);
+    aimc_update_params_t u = params_for(st, a, t);
+    if (!(u.lr > 0.0f) || !is_exact(u.pulse_type)) continue;
+    uint64_t widx = k - (uint64_t)t * per_tile;
+    int64_t i = (int64_t)(widx / (uint64_t)cols), j = (int64_t)(widx % (uint64_t)cols);
+    aimc_wparams_t wp;
+    aimc_load_wparams(arr, (size_t)k, &wp);
+    if (u.pulse_type == AIMC_PULSE_NONE) { /* W -= lr sum_b d x^T, summed in sample order */
+      float acc = 0.0f;
+      for (int64_t b = 0; b < a.batch; ++b) acc = acc + d_at(st, a, t, b, i) * x_at(st, a, t, b, j);
+      float w = arr->w[k] - u.lr * acc;
+      arr->h[k] = w + wp.ref;
+      arr->w[k] = w;
+      continue;
+    }
+    float h = arr->h[k]; /* NONE_WITH_DEVICE: clipped after every sample */
+    int touched = 0;
+    for (int64_t b = 0; b < a.batch; ++b) {
+      float di = u.lr * d_at(st, a, t, b, i);
+      if (di == 0.0f) continue;
+      float xj = x_at(st, a, t, b, j);
+      if (xj == 0.0f) continue;
+      h = aimc_clampf(h - di * xj, wp.bmin, wp.bmax);
+      touched = 1;
+    }
+    if (!touched) continue;
+    arr->h[k] = h;
+    arr->w[k] = aimc_refresh_visible(&st.params[t], a.array, h, wp.ref, a.write_call, widx);
+  }
+}
+
+/* ---- Planning on the host -------------------------------------------------- */
+
+typedef struct plan {
+  int any_exact, any_pulsed;
+  int32_t max_bl; /* longest train any tile may draw */
+} plan_t;
+
+static plan_t make_plan(const aimc_state_t *st, const aimc_update_args_t *a) {
+  plan_t p = {0, 0, 1};
+  for (int64_t t = 0; t < st->n_tiles; ++t) {
+    aimc_update_params_t u = st->host_params[t].upd[a->upd];
+    if (a->exact) u.pulse_type = AIMC_PULSE_NONE;
+    if (!a->lr && !(u.lr > 0.0f)) continue;
+    if (is_exact(u.pulse_type)) {
+      p.any_exact = 1;
+      continue;
+    }
+    p.any_pulsed = 1;
+    int32_t bl = u.desired_bl;
+    if (!u.fixed_bl && !u.ublm) { /* the rate decides; a per-call rate is not known here */
+      if (a->lr)
+        bl = AIMC_MAX_BL;
+      else if (u.granularity * (float)u.desired_bl < u.lr)
+        bl = (int32_t)aimc_minf(ceilf(u.lr / u.granularity), (float)AIMC_MAX_BL);
+    }
+    if (bl > p.max_bl) p.max_bl = bl;
+  }
+  return p;
+}
+
+aimc_status_t aimc_cuda_update(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,
+                               aimc_tile_stats_t *stats) {
+  aimc_status_t s = aimc_cuda_begin(ctx);
+  if (s != AIMC_OK) return s;
+  cudaStream_t stream = aimc_stream(ctx);
+  plan_t plan = make_plan(st, a);
+  uint64_t n_weights = (uint64_t)st->n_tiles * (uint64_t)st->rows * (uint64_t)st->cols;
+
+  /* the layout of a shared-memory fill: as many samples as fit */
+  train_layout_t lay;
+  unsigned C = (unsigned)((st->cols + 31) / 32 * 32);
+  if (C > AIMC_THREADS) C = AIMC_THREADS;
+  lay.rows = st->rows < BLOCK_ROWS ? st->rows : BLOCK_ROWS;
+  lay.nw = AIMC_TRAIN_WORDS(plan.max_bl);
+  size_t per_sample = (size_t)(C + (unsigned)lay.rows) * ((size_t)lay.nw * 4u + 5u) + 4u;
+  int64_t fit = (int64_t)((TRAIN_SMEM_BYTES - 1024) / per_sample); /* beside the static red[] */
+  lay.chunk = (int32_t)(fit < a->batch ? fit : a->batch);
+  int direct = lay.chunk < 1;
+  int chunked = !direct && lay.chunk < a->batch;
+
+  aimc_carver_t cv = {NULL, 0};
+  aimc_carve(&cv, (size_t)st->n_tiles * (size_t)a->batch * sizeof(aimc_blab_t));
+  if (chunked) aimc_carve(&cv, (size_t)n_weights * sizeof(uint32_t));
+  void *work;
+  if ((s = aimc_cuda_workspace(ctx, cv.used, &work)) != AIMC_OK) return s;
+  cv.base = (char *)work;
+  cv.used = 0;
+  aimc_blab_t *blab =
+      (aimc_blab_t *)aimc_carve(&cv, (size_t)st->n_tiles * (size_t)a->batch * sizeof(aimc_blab_t));
+  uint32_t *carry =
+      chunked ? (uint32_t *)aimc_carve(&cv, (size_t)n_weights * sizeof(uint32_t)) : NULL;
+
+  uint64_t items = (uint64_t)st->n_tiles * (uint64_t)a->batch;
+  AIMC_LAUNCH_N(blab_kernel, ctx, items * 32u)(*st, *a, blab, stats);
+  if ((s = aimc_cuda_launched(ctx, "blab_kernel")) != AIMC_OK) return s;
+  if (plan.any_pulsed && direct) {
+    AIMC_LAUNCH_N(direct_kernel, ctx, n_weights)(*st, *a, blab, stats);
+    if ((s = aimc_cuda_launched(ctx, "direct_kernel")) != AIMC_OK) return s;
+  } else if (plan.any_pulsed) {
+    uint64_t rblocks = (uint64_t)(st->rows + lay.rows - 1) / (uint64_t)lay.rows;
+    uint64_t cblocks = (uint64_t)(st->cols + C - 1) / C;
+    uint64_t blocks = (uint64_t)st->n_tiles * rblocks * cblocks;
+    uint64_t cap = (uint64_t)aimc_cu(ctx)->sm_count * 8u;
+    size_t smem = (size_t)lay.chunk * per_sample;
+    AIMC_LAUNCH(pulse_kernel, (unsigned)(blocks < cap ? blocks : cap), C, smem, stream)
+    (*st, *a, blab, lay, carry, stats);
+    if ((s = aimc_cuda_launched(ctx, "pulse_kernel")) != AIMC_OK) return s;
+  }
+  if (plan.any_exact) {
+    AIMC_LAUNCH_N(exact_kernel, ctx, n_weights)(*st, *a);
+    if ((s = aimc_cuda_launched(ctx, "exact_kernel")) != AIMC_OK) return s;
+  }
+  return AIMC_OK;
+}
