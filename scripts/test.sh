@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite: a release build (CUDA backend compiled
 # when nvcc is present; its suites are skipped without a GPU) and an
-# AddressSanitizer + UndefinedBehaviorSanitizer build of the CPU suites.
+# AddressSanitizer + UndefinedBehaviorSanitizer build of the CPU suites. Both
+# also run the CUDA suites against the CPU emulation of CUDA (tests/cuda_emu),
+# which checks the CUDA kernels against the CPU backend on any machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 jobs=$(nproc)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAIMC_CUDA_EMULATION=ON
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAIMC_SANITIZE=ON -DAIMC_CUDA=OFF \
-      -DAIMC_BUILD_BENCH=OFF -DAIMC_BUILD_APPS=OFF
+      -DAIMC_CUDA_EMULATION=ON -DAIMC_BUILD_BENCH=OFF -DAIMC_BUILD_APPS=OFF
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure
