@@ -35,7 +35,7 @@ if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-build=build
+build=${AIMC_BUILD_DIR:-build} # an existing build folder may be named
 build_flags=(-DCMAKE_BUILD_TYPE=Release)
 echo "run_gpu.sh: building bench_gpu in $build/" >&2
 if ! { cmake -S . -B "$build" "${build_flags[@]}" &&

@@ -328,4 +328,14 @@ AIMC_HD float aimc_normal_stream_next(aimc_normal_stream_t *s) {
   return s->z[k & 1u];
 }
 
+/* n pulses in one direction on a device from its noise stream (drawn only
+ * when the model has cycle-to-cycle noise). Returns the new state. */
+AIMC_HD float aimc_device_pulses(const aimc_device_params_t *p, const aimc_wparams_t *wp, float h,
+                                 int up, uint32_t n, aimc_normal_stream_t *ns) {
+  int noisy = aimc_device_needs_noise(p);
+  for (uint32_t q = 0; q < n; ++q)
+    h = aimc_device_pulse(p, wp, h, up, noisy ? aimc_normal_stream_next(ns) : 0.0f);
+  return h;
+}
+
 #endif

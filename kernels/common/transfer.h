@@ -12,6 +12,7 @@
 
 #include "params.h"
 #include "rng.h"
+#include "state.h"
 #include "update.h"
 
 #define AIMC_ARRAY_SLOW 0
@@ -183,6 +184,48 @@ AIMC_HD int32_t aimc_agad_element(const aimc_tile_params_t *tp, float v, float s
 AIMC_HD float aimc_chopper_uniform(uint64_t key, uint64_t reads, uint64_t line, int w) {
   aimc_u32x4 r = aimc_philox_block(key, aimc_subsequence(AIMC_STREAM_CHOPPER, reads), line);
   return aimc_u01(r.v[w & 3]);
+}
+
+/* Element (o, k) of a line read: o along the read, k the swept line. */
+AIMC_HD int64_t aimc_line_element(const aimc_algo_params_t *p, int64_t cols, int64_t o,
+                                  int64_t k) {
+  return p->transfer_columns ? o * cols + k : k * cols + o;
+}
+
+/* A digital write of n device pulses (up when n > 0) to element k (widx
+ * within the tile) of array a: a transfer into C or a mixed-precision row,
+ * write number `reads`, with that write's own noise streams. Returns |n|. */
+AIMC_HD uint32_t aimc_pulse_write(const aimc_tile_params_t *tp, aimc_array_t *arr, int32_t a,
+                                  size_t k, uint64_t widx, int32_t n, uint64_t reads) {
+  if (n == 0) return 0;
+  aimc_wparams_t wp;
+  aimc_load_wparams(arr, k, &wp);
+  aimc_normal_stream_t ns;
+  aimc_normal_stream_init(
+      &ns, tp->key, aimc_subsequence(AIMC_STREAM_TRANSFER_WRITE + 2, aimc_array_counter(a, reads)),
+      widx << 32);
+  uint32_t count = (uint32_t)(n > 0 ? n : -n);
+  float h = aimc_device_pulses(aimc_array_dev(tp, a), &wp, arr->h[k], n > 0, count, &ns);
+  arr->h[k] = h;
+  arr->w[k] = aimc_refresh_visible(tp, a, h, wp.ref, AIMC_TRANSFER_READ_CALL | reads, widx);
+  return count;
+}
+
+/* Tiki-Taka v1's exact write of read value v into element k of C with the
+ * transfer-update type NONE (h += lr v) or NONE_WITH_DEVICE (clipped to the
+ * bounds, the visible weight redrawn with write `reads`'s noise). */
+AIMC_HD void aimc_tt_exact_write(const aimc_tile_params_t *tp, int32_t pulse_type, float lr,
+                                 aimc_array_t *arr, size_t k, uint64_t widx, float v,
+                                 uint64_t reads) {
+  aimc_wparams_t wp;
+  aimc_load_wparams(arr, k, &wp);
+  float h = arr->h[k] + lr * v;
+  if (pulse_type == AIMC_PULSE_NONE_WITH_DEVICE) h = aimc_clampf(h, wp.bmin, wp.bmax);
+  arr->h[k] = h;
+  arr->w[k] = pulse_type == AIMC_PULSE_NONE
+                  ? h - wp.ref
+                  : aimc_refresh_visible(tp, AIMC_ARRAY_SLOW, h, wp.ref,
+                                         AIMC_TRANSFER_READ_CALL | reads, widx);
 }
 
 #endif

@@ -12,17 +12,6 @@
 #include "kernels/common/transfer.h"
 #include "kernels/cpu/cpu.h"
 
-/* n pulses (up or down) on device k of array a from the weight's noise
- * stream; returns the new state. */
-static float pulses(const aimc_tile_params_t *tp, int32_t a, const aimc_wparams_t *wp, float h,
-                    int up, uint32_t n, aimc_normal_stream_t *ns) {
-  const aimc_device_params_t *dev = aimc_array_dev(tp, a);
-  int noisy = aimc_device_needs_noise(dev);
-  for (uint32_t q = 0; q < n; ++q)
-    h = aimc_device_pulse(dev, wp, h, up, noisy ? aimc_normal_stream_next(ns) : 0.0f);
-  return h;
-}
-
 /* ---- Mixed precision ----------------------------------------------------------- */
 
 /* Binned values of one input vector (x or d) into out. */
@@ -78,17 +67,7 @@ aimc_status_t aimc_cpu_mixed_precision(aimc_context_t *ctx, aimc_state_t *st,
         int64_t widx = i * cols + j, k = t * per_tile + widx;
         int32_t n = aimc_mp_transfer_element(p, &chi[widx]);
         if (n == 0) continue;
-        aimc_wparams_t wp;
-        aimc_load_wparams(arr, (size_t)k, &wp);
-        aimc_normal_stream_t ns;
-        aimc_normal_stream_init(
-            &ns, tp->key,
-            aimc_subsequence(AIMC_STREAM_TRANSFER_WRITE + 2, aimc_array_counter(0, as->reads)),
-            (uint64_t)widx << 32);
-        uint32_t count = (uint32_t)(n > 0 ? n : -n);
-        arr->h[k] = pulses(tp, 0, &wp, arr->h[k], n > 0, count, &ns);
-        arr->w[k] = aimc_refresh_visible(tp, 0, arr->h[k], wp.ref,
-                                         AIMC_TRANSFER_READ_CALL | as->reads, (uint64_t)widx);
+        uint32_t count = aimc_pulse_write(tp, arr, 0, (size_t)k, (uint64_t)widx, n, as->reads);
         if (n > 0)
           stats[t].pulses_up += count;
         else
@@ -161,7 +140,7 @@ aimc_status_t aimc_cpu_stellar(aimc_context_t *ctx, aimc_state_t *st, const aimc
               (uint64_t)widx << 32);
           touched[ar] = 1;
         }
-        h[ar] = pulses(tp, ar, &wp[ar], h[ar], is_up, 1, &ns[ar]);
+        h[ar] = aimc_device_pulses(aimc_array_dev(tp, ar), &wp[ar], h[ar], is_up, 1, &ns[ar]);
         if (is_up) up++; else down++;
         per_array[ar]++;
       }
@@ -268,7 +247,7 @@ aimc_status_t aimc_cpu_panther(aimc_context_t *ctx, aimc_state_t *st, const aimc
                 aimc_subsequence(AIMC_STREAM_UPDATE_PULSE,
                                  aimc_array_counter(m, (a->call << 20) | (uint64_t)b)),
                 (uint64_t)widx << 32);
-            arr->h[k] = pulses(tp, m, &wp, arr->h[k], is_up, inc, &ns);
+            arr->h[k] = aimc_device_pulses(aimc_array_dev(tp, m), &wp, arr->h[k], is_up, inc, &ns);
             arr->w[k] = aimc_refresh_visible(tp, m, arr->h[k], wp.ref,
                                              (a->write_call << 20) | (uint64_t)b, (uint64_t)widx);
             if (is_up) up += inc; else down += inc;

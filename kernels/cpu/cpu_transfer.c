@@ -42,42 +42,18 @@ typedef struct tscratch {
   uint32_t *trains;
 } tscratch_t;
 
-/* Element (o, k) of a line read: o along the read, k the swept line. */
-static int64_t element(const aimc_algo_params_t *p, int64_t cols, int64_t o, int64_t k) {
-  return p->transfer_columns ? o * cols + k : k * cols + o;
-}
-
-/* n pulses (sign: up when n > 0) on device widx of C, with the write's own
- * noise stream; returns |n|. */
-static int32_t pulse_slow(aimc_state_t *st, int64_t t, int64_t widx, int32_t n, uint64_t reads,
-                          aimc_tile_stats_t *stats) {
-  if (n == 0) return 0;
-  const aimc_tile_params_t *tp = &st->params[t];
-  const aimc_device_params_t *dev = aimc_array_dev(tp, AIMC_ARRAY_SLOW);
-  aimc_array_t *arr = &st->arr[AIMC_ARRAY_SLOW];
-  int64_t k = t * (int64_t)st->rows * st->cols + widx;
-  aimc_wparams_t wp;
-  aimc_load_wparams(arr, (size_t)k, &wp);
-  aimc_normal_stream_t ns;
-  aimc_normal_stream_init(&ns, tp->key,
-                          aimc_subsequence(AIMC_STREAM_TRANSFER_WRITE + 2,
-                                           aimc_array_counter(AIMC_ARRAY_SLOW, reads)),
-                          (uint64_t)widx << 32);
-  int noisy = aimc_device_needs_noise(dev);
-  int up = n > 0;
-  int32_t count = up ? n : -n;
-  float h = arr->h[k];
-  for (int32_t q = 0; q < count; ++q)
-    h = aimc_device_pulse(dev, &wp, h, up, noisy ? aimc_normal_stream_next(&ns) : 0.0f);
-  arr->h[k] = h;
-  arr->w[k] = aimc_refresh_visible(tp, AIMC_ARRAY_SLOW, h, wp.ref,
-                                   AIMC_TRANSFER_READ_CALL | reads, (uint64_t)widx);
-  if (up)
-    stats[t].pulses_up += (uint64_t)count;
+/* n pulses (up when n > 0) on device widx of C from transfer `reads`,
+ * counted in the statistics. */
+static void pulse_slow(aimc_state_t *st, int64_t t, int64_t widx, int32_t n, uint64_t reads,
+                       aimc_tile_stats_t *stats) {
+  size_t k = (size_t)(t * (int64_t)st->rows * st->cols + widx);
+  uint32_t count = aimc_pulse_write(&st->params[t], &st->arr[AIMC_ARRAY_SLOW], AIMC_ARRAY_SLOW, k,
+                                    (uint64_t)widx, n, reads);
+  if (n > 0)
+    stats[t].pulses_up += count;
   else
-    stats[t].pulses_down += (uint64_t)count;
-  stats[t].array_pulses[AIMC_ARRAY_SLOW] += (uint64_t)count;
-  return count;
+    stats[t].pulses_down += count;
+  stats[t].array_pulses[AIMC_ARRAY_SLOW] += count;
 }
 
 /* Tiki-Taka v1: C += lr_t v e_k^T as an update with the transfer-update
@@ -93,16 +69,9 @@ static void write_tiki_taka(aimc_state_t *st, int64_t t, int64_t k, const float 
   int64_t per_tile = (int64_t)st->rows * st->cols;
   if (u.pulse_type == AIMC_PULSE_NONE || u.pulse_type == AIMC_PULSE_NONE_WITH_DEVICE) {
     for (int64_t o = 0; o < n_out; ++o) {
-      int64_t widx = element(&tp->algo, st->cols, o, k), e = t * per_tile + widx;
-      aimc_wparams_t wp;
-      aimc_load_wparams(arr, (size_t)e, &wp);
-      float h = arr->h[e] + u.lr * v[o];
-      if (u.pulse_type == AIMC_PULSE_NONE_WITH_DEVICE) h = aimc_clampf(h, wp.bmin, wp.bmax);
-      arr->h[e] = h;
-      arr->w[e] = u.pulse_type == AIMC_PULSE_NONE
-                      ? h - wp.ref
-                      : aimc_refresh_visible(tp, AIMC_ARRAY_SLOW, h, wp.ref,
-                                             AIMC_TRANSFER_READ_CALL | reads, (uint64_t)widx);
+      int64_t widx = aimc_line_element(&tp->algo, st->cols, o, k);
+      aimc_tt_exact_write(tp, u.pulse_type, u.lr, arr, (size_t)(t * per_tile + widx),
+                          (uint64_t)widx, v[o], reads);
     }
     return;
   }
@@ -133,7 +102,8 @@ static void write_tiki_taka(aimc_state_t *st, int64_t t, int64_t k, const float 
       n = aimc_implicit_count(u.pulse_type, bb.bl, cx, cd);
     }
     /* d = -v and x = +1 differ in sign (weight up) exactly when v > 0 */
-    pulse_slow(st, t, element(&tp->algo, st->cols, o, k), v[o] > 0.0f ? n : -n, reads, stats);
+    pulse_slow(st, t, aimc_line_element(&tp->algo, st->cols, o, k), v[o] > 0.0f ? n : -n, reads,
+               stats);
   }
 }
 
@@ -175,7 +145,7 @@ static void transfer_line(aimc_state_t *st, int64_t t, float count_lr, tscratch_
           aimc_chopper_uniform(tp->key, reads, (uint64_t)k, 3) < p->with_reset_prob) {
         aimc_array_t *arr = &st->arr[AIMC_ARRAY_FAST];
         for (int64_t o = 0; o < n_out; ++o) {
-          int64_t widx = element(p, cols, o, k), e = t * per_tile + widx;
+          int64_t widx = aimc_line_element(p, cols, o, k), e = t * per_tile + widx;
           aimc_wparams_t wp;
           aimc_load_wparams(arr, (size_t)e, &wp);
           float h;
@@ -191,7 +161,7 @@ static void transfer_line(aimc_state_t *st, int64_t t, float count_lr, tscratch_
     }
     case AIMC_ALGO_TTV2:
       for (int64_t o = 0; o < n_out; ++o) {
-        int64_t widx = element(p, cols, o, k);
+        int64_t widx = aimc_line_element(p, cols, o, k);
         int32_t n = aimc_ttv2_element(tp, s->v[o], &H[widx]);
         pulse_slow(st, t, widx, aimc_slow_steps(p, n), reads, stats);
       }
@@ -200,7 +170,7 @@ static void transfer_line(aimc_state_t *st, int64_t t, float count_lr, tscratch_
     case AIMC_ALGO_CHOPPED_TTV2: {
       float sc = aimc_buffer_scale(tp, count_lr, lines);
       for (int64_t o = 0; o < n_out; ++o) {
-        int64_t widx = element(p, cols, o, k);
+        int64_t widx = aimc_line_element(p, cols, o, k);
         float sign = (c_line[k] < 0) != (c_other[o] < 0) ? -1.0f : 1.0f;
         int32_t n = aimc_chopped_element(tp, s->v[o], sign, sc, &H[widx]);
         pulse_slow(st, t, widx, aimc_slow_steps(p, n), reads, stats);
@@ -226,7 +196,7 @@ static void transfer_line(aimc_state_t *st, int64_t t, float count_lr, tscratch_
       /* writes start once the past mean of a full chopper period exists */
       int write = as->sweeps >= (uint64_t)period;
       for (int64_t o = 0; o < n_out; ++o) {
-        int64_t widx = element(p, cols, o, k);
+        int64_t widx = aimc_line_element(p, cols, o, k);
         float sign = (c_line[k] < 0) != (c_other[o] < 0) ? -1.0f : 1.0f;
         int32_t n = aimc_agad_element(tp, s->v[o], sign, sc, sw, &H[widx], &st->M[t * per_tile + widx],
                                       &st->P[t * per_tile + widx]);

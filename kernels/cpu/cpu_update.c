@@ -240,8 +240,7 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
         }
         /* W -= lr d x^T: the weight goes up when d and x differ in sign */
         int up = s->neg[xl + (size_t)c] != s->neg[dl + (size_t)c];
-        for (int32_t q = 0; q < n; ++q)
-          h = aimc_device_pulse(dev, &wp, h, up, noisy ? aimc_normal_stream_next(&ns) : 0.0f);
+        h = aimc_device_pulses(dev, &wp, h, up, (uint32_t)n, &ns);
         if (noisy) next = ns.next;
         if (up)
           up_total += (uint64_t)n;

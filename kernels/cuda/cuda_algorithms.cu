@@ -10,16 +10,6 @@
 #include "kernels/common/transfer.h"
 #include "kernels/cuda/cuda_common.cuh"
 
-/* n pulses (up or down) on a device from the weight's noise stream. */
-__device__ static float pulses(const aimc_tile_params_t *tp, int32_t a, const aimc_wparams_t *wp,
-                               float h, int up, uint32_t n, aimc_normal_stream_t *ns) {
-  const aimc_device_params_t *dev = aimc_array_dev(tp, a);
-  int noisy = aimc_device_needs_noise(dev);
-  for (uint32_t q = 0; q < n; ++q)
-    h = aimc_device_pulse(dev, wp, h, up, noisy ? aimc_normal_stream_next(ns) : 0.0f);
-  return h;
-}
-
 /* Blocks of the per-weight kernels: one (tile, chunk) item each. */
 static unsigned chunk_blocks(const aimc_context_t *ctx, const aimc_state_t *st) {
   uint64_t per_tile = (uint64_t)st->rows * (uint64_t)st->cols;
@@ -102,23 +92,11 @@ __global__ void mp_transfer_kernel(aimc_state_t st, aimc_tile_stats_t *stats) {
     if (valid && due && r < aimc_mp_rows(p, st.rows)) {
       uint64_t k = (uint64_t)t * per_tile_ + widx, reads = as.reads + (uint64_t)r;
       int32_t n = aimc_mp_transfer_element(p, &st.H[k]);
-      if (n != 0) {
-        aimc_wparams_t wp;
-        aimc_load_wparams(arr, (size_t)k, &wp);
-        aimc_normal_stream_t ns;
-        aimc_normal_stream_init(
-            &ns, tp->key,
-            aimc_subsequence(AIMC_STREAM_TRANSFER_WRITE + 2, aimc_array_counter(0, reads)),
-            widx << 32);
-        uint32_t count = (uint32_t)(n > 0 ? n : -n);
-        float h = pulses(tp, 0, &wp, arr->h[k], n > 0, count, &ns);
-        arr->h[k] = h;
-        arr->w[k] = aimc_refresh_visible(tp, 0, h, wp.ref, AIMC_TRANSFER_READ_CALL | reads, widx);
-        if (n > 0)
-          up = count;
-        else
-          down = count;
-      }
+      uint32_t count = aimc_pulse_write(tp, arr, 0, (size_t)k, widx, n, reads);
+      if (n > 0)
+        up = count;
+      else
+        down = count;
     }
     up = aimc_block_sum(up, red);
     down = aimc_block_sum(down, red);
@@ -238,7 +216,7 @@ __global__ void stellar_pulse_kernel(aimc_state_t st, aimc_update_args_t a, cons
               widx << 32);
           touched[ar] = 1;
         }
-        h[ar] = pulses(tp, ar, &wp[ar], h[ar], is_up, 1, &ns[ar]);
+        h[ar] = aimc_device_pulses(aimc_array_dev(tp, ar), &wp[ar], h[ar], is_up, 1, &ns[ar]);
         if (is_up)
           up++;
         else
@@ -362,7 +340,7 @@ __global__ void panther_pulse_kernel(aimc_state_t st, aimc_update_args_t a, cons
                 aimc_subsequence(AIMC_STREAM_UPDATE_PULSE,
                                  aimc_array_counter(m, (a.call << 20) | (uint64_t)b)),
                 widx << 32);
-            arr->h[k] = pulses(tp, m, &wp, arr->h[k], is_up, inc, &ns);
+            arr->h[k] = aimc_device_pulses(aimc_array_dev(tp, m), &wp, arr->h[k], is_up, inc, &ns);
             arr->w[k] = aimc_refresh_visible(tp, m, arr->h[k], wp.ref,
                                              (a.write_call << 20) | (uint64_t)b, widx);
             if (is_up)

@@ -107,8 +107,7 @@ __device__ static inline void walk_pulses(weight_walk_t *w, const aimc_tile_para
     w->loaded = 1;
     w->pulsed = PULSED_BIT;
   }
-  for (int32_t q = 0; q < n; ++q)
-    w->h = aimc_device_pulse(dev, &w->wp, w->h, up, noisy ? aimc_normal_stream_next(&w->ns) : 0.0f);
+  w->h = aimc_device_pulses(dev, &w->wp, w->h, up, (uint32_t)n, &w->ns);
   if (noisy) w->next = w->ns.next;
   if (up)
     *up_total += (uint64_t)n;
