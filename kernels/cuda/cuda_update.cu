@@ -121,9 +121,10 @@ __device__ static inline void finish_weight(const weight_walk_t *w, const aimc_t
                                             uint64_t widx, uint64_t write_call) {
   arr->h[k] = w->h;
   if (!w->pulsed) return;
-  aimc_wparams_t wp;
-  aimc_load_wparams(arr, (size_t)k, &wp);
-  arr->w[k] = aimc_refresh_visible(tp, array, w->h, wp.ref, write_call, widx);
+  /* the parameters are at hand unless the pulses came in an earlier chunk */
+  const float *ref_plane = arr->plane[AIMC_PLANE_REFERENCE];
+  float ref = w->loaded ? w->wp.ref : (ref_plane ? ref_plane[k] : 0.0f);
+  arr->w[k] = aimc_refresh_visible(tp, array, w->h, ref, write_call, widx);
 }
 
 typedef struct train_layout {
