@@ -614,11 +614,12 @@ Test(update, pow_piecewise_linear_additive) {
   for (int v = 6; v <= 8; ++v) run_model(v);
 }
 
-/* fixed_bl 0 without BL management and lr / dw_min = 3000: trains of 3000
- * slots, far above desired_bl, for the stochastic and the deterministic
- * pulse types, with and without update management. */
-Test(update, long_trains) {
-  cuda_pair_t p = cuda_pair_create(6);
+/* Trains of `bl` slots (fixed_bl 0 without BL management, lr / dw_min = bl;
+ * bl 31 keeps the default fixed BL) for the stochastic and the deterministic
+ * pulse types, with and without update management, on rows x cols tiles
+ * with `batch` samples per update. */
+static void run_trains(int rows, int cols, int batch, int bl, uint64_t seed) {
+  cuda_pair_t p = cuda_pair_create(seed);
   enum { T = 6 };
   aimc_tile_config_t cfg[T];
   static const int variant[T] = {0, 1, 3, 5, 0, 1};
@@ -626,37 +627,55 @@ Test(update, long_trains) {
     aimc_tile_config_default(&cfg[t]);
     device_variant(&cfg[t].device, variant[t]);
     aimc_update_desc_t *u = &cfg[t].update;
-    u->fixed_bl = 0;
-    u->update_bl_management = 0;
+    if (bl > 31) {
+      u->fixed_bl = 0;
+      u->update_bl_management = 0;
+      u->learning_rate = (float)bl * cfg[t].device.dw_min;
+    } else {
+      u->learning_rate = 0.05f;
+    }
     u->update_management = t & 1;
     u->desired_bl = 31;
-    u->learning_rate = 3000.0f * cfg[t].device.dw_min;
     u->pulse_type = t == 4   ? AIMC_PULSE_MEAN_COUNT
                     : t == 5 ? AIMC_PULSE_DETERMINISTIC_IMPLICIT
                              : AIMC_PULSE_STOCHASTIC_COMPRESSED;
   }
-  shape_t sh = {T, 7, 13};
-  aimc_tiles_desc_t td = desc_of(&sh, 6500);
+  shape_t sh = {T, rows, cols};
+  aimc_tiles_desc_t td = desc_of(&sh, seed * 100);
   td.per_tile = cfg;
   tile_pair_t tp;
   tp_create(&tp, &p, &td);
-  test_rng_t r = {65};
+  test_rng_t r = {seed};
   float *w = test_alloc(tp.nw);
   cuda_fill(&r, w, tp.nw, -0.2f, 0.2f, 0);
   tp_write(&tp, w, 1);
-  enum { B = 3 };
-  float x[T * B * 13], d[T * B * 7];
-  char what[64];
+  size_t nx = (size_t)T * (size_t)batch * (size_t)cols, nd = (size_t)T * (size_t)batch * (size_t)rows;
+  float *x = test_alloc(nx), *d = test_alloc(nd);
+  float amp = bl > 31 ? 0.05f : 1.0f; /* a few pulses per weight */
+  char what[96];
   for (int c = 0; c < 3; ++c) {
-    cuda_fill(&r, x, sizeof x / sizeof x[0], -0.05f, 0.05f, 0); /* a few pulses per weight */
-    cuda_fill(&r, d, sizeof d / sizeof d[0], -0.05f, 0.05f, 0);
-    tp_update_plain(&tp, x, d, B);
-    tp_expect_core(&tp, cuda_fmt(what, sizeof what, "long trains, update %d", c));
+    cuda_fill(&r, x, nx, -amp, amp, 0);
+    cuda_fill(&r, d, nd, -amp, amp, 0);
+    tp_update_plain(&tp, x, d, batch);
+    tp_expect_core(&tp, cuda_fmt(what, sizeof what, "%dx%d, batch %d, BL %d, update %d", rows,
+                                 cols, batch, bl, c));
   }
   cr_assert_gt(TP_STAT(&tp, pulses_up) + TP_STAT(&tp, pulses_down), 1000u);
-  free(w);
+  free(w), free(x), free(d);
   tp_destroy(&tp);
   cuda_pair_destroy(&p);
+}
+
+/* Trains of 3000 slots, far above desired_bl. */
+Test(update, long_trains) { run_trains(7, 13, 3, 3000, 6); }
+
+/* The CUDA update's other paths: samples in several shared-memory chunks
+ * (long trains on small tiles, or many samples on wide ones), and trains
+ * too long for shared memory, counted without being stored. */
+Test(update, chunks_and_unstored_trains) {
+  run_trains(7, 13, 8, 3000, 61);  /* about 3 samples per chunk */
+  run_trains(33, 300, 40, 31, 62); /* about 18 samples per chunk */
+  run_trains(40, 300, 2, 3000, 63); /* beyond shared memory */
 }
 
 /* Probability resolution with and without stochastic rounding; quantised
