@@ -113,7 +113,7 @@ void aimc_cuda_release(aimc_context_t *ctx, void *ptr) {
 aimc_status_t aimc_cuda_copy(aimc_context_t *ctx, void *dst, const void *src, size_t bytes,
                              aimc_copy_kind_t kind) {
   aimc_status_t s = aimc_cuda_begin(ctx);
-  if (s != AIMC_OK) return s;
+  if (s != AIMC_OK || dst == src) return s;
   static const cudaMemcpyKind kinds[3] = {cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost,
                                           cudaMemcpyDeviceToDevice};
   static const char *names[3] = {"a host-to-GPU copy", "a GPU-to-host copy", "a GPU copy"};
