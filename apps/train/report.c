@@ -300,7 +300,7 @@ void report_plot(const run_info_t *info, const history_t *h) {
     printf("plot skipped: cannot run gnuplot\n");
     return;
   }
-  fprintf(g, "set terminal pngcairo size 900,560 font ',11'\nset output '%s'\n", png);
+  fprintf(g, "set terminal pngcairo noenhanced size 900,560 font ',11'\nset output '%s'\n", png);
   fprintf(g, "set title 'aimc-train: %s on %s, %d seeds per configuration'\n",
           options_algorithm_key(info->opt->model.algorithm),
           options_device_key(info->opt->model.device), info->opt->model.seeds);
