@@ -60,6 +60,22 @@ Test(context, backends) {
   aimc_context_destroy(NULL); /* allowed, like free */
 }
 
+/* Streams belong to CUDA contexts: a CPU context refuses them by name and
+ * leaves the output alone; NULL arguments are refused too. */
+Test(context, streams_only_on_cuda) {
+  aimc_context_t *ctx = test_context(1, 0);
+  void *s = (void *)0x1;
+  cr_assert_eq(aimc_context_set_cuda_stream(ctx, NULL), AIMC_ERR_UNSUPPORTED);
+  cr_assert(strstr(aimc_context_last_error(ctx), "cpu context"), "%s",
+            aimc_context_last_error(ctx));
+  cr_assert_eq(aimc_context_get_cuda_stream(ctx, &s), AIMC_ERR_UNSUPPORTED);
+  cr_assert_eq(s, (void *)0x1);
+  cr_assert_eq(aimc_context_get_cuda_stream(ctx, NULL), AIMC_ERR_INVALID_ARGUMENT);
+  cr_assert_eq(aimc_context_set_cuda_stream(NULL, NULL), AIMC_ERR_INVALID_ARGUMENT);
+  cr_assert_eq(aimc_context_get_cuda_stream(NULL, &s), AIMC_ERR_INVALID_ARGUMENT);
+  aimc_context_destroy(ctx);
+}
+
 Test(context, memory_helpers) {
   aimc_context_t *ctx = test_context(1, 0);
   void *p = NULL;
