@@ -23,40 +23,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "host/network.h"
-
-#define MAGIC "AIMCCKPT"
-#define FORMAT 1u
-
-enum { TAG_NETW = 0x5754454e, TAG_TILS = 0x534c4954, TAG_BLOB = 0x424f4c42,
-       TAG_BIAS = 0x53414942, TAG_USER = 0x52455355, TAG_END = 0x2e444e45 };
-
-typedef struct file_header {
-  char magic[8];
-  uint32_t format, library_version;
-  uint32_t desc_size, config_size, counters_size, algo_state_size, stats_size;
-  uint32_t n_sections;
-} file_header_t;
-
-typedef struct section_header {
-  uint32_t tag, index;
-  uint64_t length;
-  uint32_t crc, pad;
-} section_header_t;
-
-typedef struct net_record {
-  aimc_network_desc_t desc;
-  uint64_t seed;
-  float lr;
-  int32_t lr_override;
-} net_record_t;
-
-typedef struct tiles_record {
-  aimc_counters_t counters;
-  uint64_t seed;
-  int64_t n_tiles;
-  int32_t rows, cols, n_arrays, n_blobs;
-} tiles_record_t;
+#include "host/checkpoint_format.h"
 
 static uint32_t crc_of(const void *p, size_t n) {
   return (uint32_t)crc32_z(crc32_z(0L, Z_NULL, 0), (const Bytef *)p, n);
@@ -110,8 +77,8 @@ static void write_network(writer_t *w, const aimc_network_t *net, const void *us
                           size_t user_len) {
   file_header_t fh;
   memset(&fh, 0, sizeof fh);
-  memcpy(fh.magic, MAGIC, 8);
-  fh.format = FORMAT;
+  memcpy(fh.magic, AIMC_CKPT_MAGIC, 8);
+  fh.format = AIMC_CKPT_FORMAT;
   fh.library_version = AIMC_VERSION;
   fh.desc_size = sizeof(aimc_network_desc_t);
   fh.config_size = sizeof(aimc_tile_config_t);
@@ -296,9 +263,9 @@ static aimc_status_t read_header(reader_t *r) {
   if (r->remaining < sizeof fh || fread(&fh, sizeof fh, 1, r->f) != 1)
     return corrupt(r, "%s: truncated: %s", "shorter than the checkpoint header");
   r->remaining -= sizeof fh;
-  if (memcmp(fh.magic, MAGIC, 8) != 0)
+  if (memcmp(fh.magic, AIMC_CKPT_MAGIC, 8) != 0)
     return corrupt(r, "%s: %s", "not an aimc checkpoint (bad magic)");
-  if (fh.format != FORMAT)
+  if (fh.format != AIMC_CKPT_FORMAT)
     return corrupt(r, "%s: %s", "checkpoint format version differs from this library's");
   if (fh.desc_size != sizeof(aimc_network_desc_t) || fh.config_size != sizeof(aimc_tile_config_t) ||
       fh.counters_size != sizeof(aimc_counters_t) || fh.algo_state_size != sizeof(aimc_algo_state_t) ||

@@ -15,7 +15,7 @@
 #include <zlib.h>
 
 #include "common.h"
-#include "host/network.h" /* aimc_counters_t, aimc_algo_state_t: payload layouts */
+#include "host/checkpoint_format.h" /* the file layout, to edit files */
 
 /* Leaks: Criterion ignores LeakSanitizer's report at a worker's exit, so
  * the sanitizer build asks for a leak check explicitly at the end of the
@@ -33,38 +33,6 @@ static void assert_no_leaks(void) {
 #else
 static void assert_no_leaks(void) {}
 #endif
-
-/* ---- The file layout of host/checkpoint.c, mirrored to edit files ---------------- */
-
-typedef struct file_header {
-  char magic[8];
-  uint32_t format, library_version;
-  uint32_t desc_size, config_size, counters_size, algo_state_size, stats_size;
-  uint32_t n_sections;
-} file_header_t;
-
-typedef struct section_header {
-  uint32_t tag, index;
-  uint64_t length;
-  uint32_t crc, pad;
-} section_header_t;
-
-typedef struct net_record {
-  aimc_network_desc_t desc;
-  uint64_t seed;
-  float lr;
-  int32_t lr_override;
-} net_record_t;
-
-typedef struct tiles_record {
-  aimc_counters_t counters;
-  uint64_t seed;
-  int64_t n_tiles;
-  int32_t rows, cols, n_arrays, n_blobs;
-} tiles_record_t;
-
-enum { TAG_NETW = 0x5754454e, TAG_TILS = 0x534c4954, TAG_BLOB = 0x424f4c42,
-       TAG_BIAS = 0x53414942, TAG_USER = 0x52455355, TAG_END = 0x2e444e45 };
 
 /* ---- A scratch directory per test ------------------------------------------------ */
 
