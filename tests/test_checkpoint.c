@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "common.h"
+#include "scratch.h"
 #include "host/checkpoint_format.h" /* the file layout, to edit files */
 
 /* Leaks: Criterion ignores LeakSanitizer's report at a worker's exit, so
@@ -35,35 +35,6 @@ static void assert_no_leaks(void) {}
 #endif
 
 /* ---- A scratch directory per test ------------------------------------------------ */
-
-static char tmp_dir[64];
-
-static void make_tmp_dir(void) {
-  snprintf(tmp_dir, sizeof tmp_dir, "/tmp/aimc_test_ckpt_XXXXXX");
-  cr_assert_not_null(mkdtemp(tmp_dir), "mkdtemp failed");
-}
-
-/* After every test, failed ones included: the files, one level of
- * subdirectories, the directory. */
-static void remove_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (d) {
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-      if (unlink(p) != 0) remove_tree(p);
-    }
-    closedir(d);
-  }
-  rmdir(dir);
-}
-
-static void remove_tmp_dir(void) {
-  if (tmp_dir[0]) remove_tree(tmp_dir);
-  tmp_dir[0] = '\0';
-}
 
 TestSuite(resume, .init = make_tmp_dir, .fini = remove_tmp_dir);
 TestSuite(user_block, .init = make_tmp_dir, .fini = remove_tmp_dir);

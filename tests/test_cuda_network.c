@@ -7,6 +7,7 @@
  * its twin that never left the CPU (and the other way round). Without a GPU
  * the suite exits with 77 (skipped). */
 #include "cuda_common.h"
+#include "scratch.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -343,30 +344,6 @@ Test(network, panther_relu) {
 }
 
 /* ---- Checkpoints ----------------------------------------------------------------------------- */
-
-static char tmp_dir[64];
-
-static void make_tmp_dir(void) {
-  snprintf(tmp_dir, sizeof tmp_dir, "/tmp/aimc_cuda_ckpt_XXXXXX");
-  cr_assert_not_null(mkdtemp(tmp_dir), "mkdtemp failed");
-}
-
-static void remove_tmp_dir(void) {
-  if (!tmp_dir[0]) return;
-  DIR *d = opendir(tmp_dir);
-  if (d) {
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      snprintf(path, sizeof path, "%s/%s", tmp_dir, e->d_name);
-      unlink(path);
-    }
-    closedir(d);
-  }
-  rmdir(tmp_dir);
-  tmp_dir[0] = '\0';
-}
 
 TestSuite(checkpoint, .init = make_tmp_dir, .fini = remove_tmp_dir);
 

@@ -8,35 +8,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "common.h"
-
-/* ---- A scratch directory per test ------------------------------------------------ */
-
-static char tmp_dir[64];
-
-static void make_tmp_dir(void) {
-  snprintf(tmp_dir, sizeof tmp_dir, "/tmp/aimc_test_data_XXXXXX");
-  cr_assert_not_null(mkdtemp(tmp_dir), "mkdtemp failed");
-}
-
-/* Runs after every test, failed ones included: removes the files and the
- * directory (the tests create no subdirectories). */
-static void remove_tmp_dir(void) {
-  if (!tmp_dir[0]) return;
-  DIR *d = opendir(tmp_dir);
-  if (d) {
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      snprintf(p, sizeof p, "%s/%s", tmp_dir, e->d_name);
-      unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(tmp_dir);
-  tmp_dir[0] = '\0';
-}
+#include "scratch.h"
 
 TestSuite(idx, .init = make_tmp_dir, .fini = remove_tmp_dir);
 TestSuite(normalize);
