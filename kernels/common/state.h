@@ -67,22 +67,28 @@ AIMC_HD float aimc_decay_element(const aimc_tile_params_t *tp, int32_t a, const 
   return aimc_clampf(h, wp->bmin, wp->bmax);
 }
 
-/* Reset of one device with probability prob: returns 1 and the new state in
- * *h when it resets. */
-AIMC_HD int aimc_reset_element(const aimc_tile_params_t *tp, int32_t a, const aimc_wparams_t *wp,
-                               float prob, uint64_t call, uint64_t widx, float *h) {
+/* Reset, with probability prob, of element k (widx within the tile) of
+ * array a at reset event `call`: the device goes to its reset bias plus
+ * reset_std noise, clipped to its bounds, and the visible weight gets the
+ * write noise of `write_call`. */
+AIMC_HD void aimc_reset_element(const aimc_tile_params_t *tp, aimc_array_t *arr, int32_t a,
+                                size_t k, uint64_t widx, float prob, uint64_t call,
+                                uint64_t write_call) {
   aimc_u32x4 r = aimc_philox_block(
       tp->key, aimc_subsequence(AIMC_STREAM_RESET, aimc_array_counter(a, call)), widx);
-  if (prob < 1.0f && !(aimc_u01(r.v[0]) < prob)) return 0;
-  float v = wp->reset_bias + wp->ref;
+  if (prob < 1.0f && !(aimc_u01(r.v[0]) < prob)) return;
+  aimc_wparams_t wp;
+  aimc_load_wparams(arr, k, &wp);
+  float v = wp.reset_bias + wp.ref;
   float reset_std = tp->desc[tp->array_device[a]].reset_std;
   if (reset_std > 0.0f) {
     float z0, z1;
     aimc_normal2(r.v[2], r.v[3], &z0, &z1);
     v = v + reset_std * z0;
   }
-  *h = aimc_clampf(v, wp->bmin, wp->bmax);
-  return 1;
+  float h = aimc_clampf(v, wp.bmin, wp.bmax);
+  arr->h[k] = h;
+  arr->w[k] = aimc_refresh_visible(tp, a, h, wp.ref, write_call, widx);
 }
 
 #endif

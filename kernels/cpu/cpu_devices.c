@@ -87,13 +87,8 @@ aimc_status_t aimc_cpu_reset_columns(aimc_context_t *ctx, aimc_state_t *st, int3
     const aimc_tile_params_t *tp = &st->params[t];
     for (int32_t c = 0; c < n_cols; ++c) {
       int64_t k = r * cols + (col_start + c) % cols;
-      uint64_t widx = (uint64_t)(k - t * per_tile);
-      aimc_wparams_t wp;
-      aimc_load_wparams(arr, (size_t)k, &wp);
-      float h;
-      if (!aimc_reset_element(tp, a, &wp, prob, call, widx, &h)) continue;
-      arr->h[k] = h;
-      arr->w[k] = aimc_refresh_visible(tp, a, h, wp.ref, write_call, widx);
+      aimc_reset_element(tp, arr, a, (size_t)k, (uint64_t)(k - t * per_tile), prob, call,
+                         write_call);
     }
   }
   return AIMC_OK;

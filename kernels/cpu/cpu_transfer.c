@@ -145,15 +145,10 @@ static void transfer_line(aimc_state_t *st, int64_t t, float count_lr, tscratch_
           aimc_chopper_uniform(tp->key, reads, (uint64_t)k, 3) < p->with_reset_prob) {
         aimc_array_t *arr = &st->arr[AIMC_ARRAY_FAST];
         for (int64_t o = 0; o < n_out; ++o) {
-          int64_t widx = aimc_line_element(p, cols, o, k), e = t * per_tile + widx;
-          aimc_wparams_t wp;
-          aimc_load_wparams(arr, (size_t)e, &wp);
-          float h;
-          aimc_reset_element(tp, AIMC_ARRAY_FAST, &wp, 1.0f, AIMC_TRANSFER_READ_CALL | reads,
-                             (uint64_t)widx, &h);
-          arr->h[e] = h;
-          arr->w[e] = aimc_refresh_visible(tp, AIMC_ARRAY_FAST, h, wp.ref,
-                                           AIMC_TRANSFER_READ_CALL | reads, (uint64_t)widx);
+          int64_t widx = aimc_line_element(p, cols, o, k);
+          aimc_reset_element(tp, arr, AIMC_ARRAY_FAST, (size_t)(t * per_tile + widx),
+                             (uint64_t)widx, 1.0f, AIMC_TRANSFER_READ_CALL | reads,
+                             AIMC_TRANSFER_READ_CALL | reads);
         }
       }
       write_tiki_taka(st, t, k, s->v, n_out, reads, s, stats);

@@ -94,13 +94,7 @@ __global__ void reset_kernel(aimc_state_t st, int32_t a, int32_t col_start, int3
     uint64_t r = q / (uint64_t)n_cols, c = q - r * (uint64_t)n_cols;
     uint64_t t = r / (uint64_t)st.rows;
     uint64_t k = r * cols + ((uint64_t)col_start + c) % cols, widx = k - t * per_tile;
-    const aimc_tile_params_t *tp = &st.params[t];
-    aimc_wparams_t wp;
-    aimc_load_wparams(arr, (size_t)k, &wp);
-    float h;
-    if (!aimc_reset_element(tp, a, &wp, prob, call, widx, &h)) continue;
-    arr->h[k] = h;
-    arr->w[k] = aimc_refresh_visible(tp, a, h, wp.ref, write_call, widx);
+    aimc_reset_element(&st.params[t], arr, a, (size_t)k, widx, prob, call, write_call);
   }
 }
 
