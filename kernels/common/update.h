@@ -67,6 +67,22 @@ AIMC_HD aimc_blab_t aimc_update_blab(const aimc_update_params_t *u, float xmax, 
   return r;
 }
 
+/* The random streams of one pulsed update of an array: x and d trains,
+ * stochastic rounding, and each pulse's cycle-to-cycle noise. */
+typedef struct aimc_update_streams {
+  uint64_t x, d, round, pulse;
+} aimc_update_streams_t;
+
+AIMC_HD aimc_update_streams_t aimc_update_streams(int32_t array, uint64_t call) {
+  uint64_t c = aimc_array_counter(array, call);
+  aimc_update_streams_t s;
+  s.x = aimc_subsequence(AIMC_STREAM_UPDATE_X, c);
+  s.d = aimc_subsequence(AIMC_STREAM_UPDATE_D, c);
+  s.round = aimc_subsequence(AIMC_STREAM_UPDATE_ROUND, c);
+  s.pulse = aimc_subsequence(AIMC_STREAM_UPDATE_PULSE, c);
+  return s;
+}
+
 /* Firing probability scale*|v|, optionally quantised to res (stochastically
  * with the uniform u). Values >= 1 fire in every slot. */
 AIMC_HD float aimc_update_prob(const aimc_update_params_t *u, float v, float scale, float uni) {

@@ -170,10 +170,7 @@ static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int6
   int64_t rows = st->rows, cols = st->cols, n_lines = rows + cols;
   const float *x = a->x + t * a->x_tile_stride;
   const float *d = a->d + t * a->d_tile_stride;
-  uint64_t call = aimc_array_counter(a->array, a->call);
-  uint64_t sub_x = aimc_subsequence(AIMC_STREAM_UPDATE_X, call);
-  uint64_t sub_d = aimc_subsequence(AIMC_STREAM_UPDATE_D, call);
-  uint64_t sub_round = aimc_subsequence(AIMC_STREAM_UPDATE_ROUND, call);
+  aimc_update_streams_t rs = aimc_update_streams(a->array, a->call);
 #pragma omp parallel for if (inner) num_threads(nt) schedule(static)
   for (int64_t l = 0; l < n_lines; ++l) {
     int is_x = l < cols;
@@ -184,12 +181,12 @@ static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int6
       const aimc_blab_t *bb = &s->blab[b];
       float v = line_value(st, a, t, is_x, idx, is_x ? x[b * cols + idx] : d[b * rows + idx]);
       uint64_t sample_line = (uint64_t)(b * n + idx);
-      float level = aimc_line_level(u, tp->key, sub_round, sample_line, is_x, v,
+      float level = aimc_line_level(u, tp->key, rs.round, sample_line, is_x, v,
                                     is_x ? bb->b : bb->a, bb->bl);
       s->neg[slot] = v < 0.0f;
       s->level[slot] = level;
       if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED)
-        aimc_make_train(tp->key, is_x ? sub_x : sub_d, sample_line, level, bb->bl,
+        aimc_make_train(tp->key, is_x ? rs.x : rs.d, sample_line, level, bb->bl,
                         s->words + slot * (size_t)pl->nw);
     }
   }
@@ -206,8 +203,7 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
   int64_t rows = st->rows, cols = st->cols, per_tile = rows * cols;
   int stochastic = u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED;
   int noisy = aimc_device_needs_noise(dev);
-  uint64_t sub =
-      aimc_subsequence(AIMC_STREAM_UPDATE_PULSE, aimc_array_counter(a->array, a->call));
+  uint64_t sub = aimc_update_streams(a->array, a->call).pulse;
   uint64_t up_total = 0, down_total = 0;
 #pragma omp parallel for if (inner) num_threads(nt) schedule(dynamic, 4) reduction(+ : up_total, down_total)
   for (int64_t i = 0; i < rows; ++i) {

@@ -150,11 +150,7 @@ __global__ void pulse_kernel(aimc_state_t st, aimc_update_args_t a, const aimc_b
   int64_t rblocks = (rows + R - 1) / R, cblocks = (cols + C - 1) / C;
   uint64_t n_items = (uint64_t)st.n_tiles * (uint64_t)(rblocks * cblocks);
   aimc_array_t *arr = &st.arr[a.array];
-  uint64_t call = aimc_array_counter(a.array, a.call);
-  uint64_t sub_x = aimc_subsequence(AIMC_STREAM_UPDATE_X, call);
-  uint64_t sub_d = aimc_subsequence(AIMC_STREAM_UPDATE_D, call);
-  uint64_t sub_round = aimc_subsequence(AIMC_STREAM_UPDATE_ROUND, call);
-  uint64_t sub_pulse = aimc_subsequence(AIMC_STREAM_UPDATE_PULSE, call);
+  aimc_update_streams_t rs = aimc_update_streams(a.array, a.call);
 
   AIMC_BLOCK_LOOP(item, n_items) {
     int64_t t = (int64_t)(item / (uint64_t)(rblocks * cblocks));
@@ -177,10 +173,10 @@ __global__ void pulse_kernel(aimc_state_t st, aimc_update_args_t a, const aimc_b
         float v = x_at(st, a, t, b0 + c, j);
         uint64_t sample_line = (uint64_t)((b0 + c) * cols + j);
         size_t slot = (size_t)(c * C + threadIdx.x);
-        float level = aimc_line_level(&u, tp->key, sub_round, sample_line, 1, v, bb.b, bb.bl);
+        float level = aimc_line_level(&u, tp->key, rs.round, sample_line, 1, v, bb.b, bb.bl);
         xl[slot] = level;
         xn[slot] = v < 0.0f;
-        if (stochastic) aimc_make_train(tp->key, sub_x, sample_line, level, bb.bl, xw + slot * nw);
+        if (stochastic) aimc_make_train(tp->key, rs.x, sample_line, level, bb.bl, xw + slot * nw);
       }
       for (int64_t q = threadIdx.x; q < nb * nr; q += C) { /* the rows, shared out */
         int64_t c = q / nr, r = q % nr, i = i0 + r;
@@ -188,10 +184,10 @@ __global__ void pulse_kernel(aimc_state_t st, aimc_update_args_t a, const aimc_b
         float v = d_at(st, a, t, b0 + c, i);
         uint64_t sample_line = (uint64_t)((b0 + c) * rows + i);
         size_t slot = (size_t)(c * R + r);
-        float level = aimc_line_level(&u, tp->key, sub_round, sample_line, 0, v, bb.a, bb.bl);
+        float level = aimc_line_level(&u, tp->key, rs.round, sample_line, 0, v, bb.a, bb.bl);
         dl[slot] = level;
         dn[slot] = v < 0.0f;
-        if (stochastic) aimc_make_train(tp->key, sub_d, sample_line, level, bb.bl, dw + slot * nw);
+        if (stochastic) aimc_make_train(tp->key, rs.d, sample_line, level, bb.bl, dw + slot * nw);
       }
       __syncthreads();
       if (j >= cols) continue;
@@ -213,7 +209,7 @@ __global__ void pulse_kernel(aimc_state_t st, aimc_update_args_t a, const aimc_b
                           : aimc_implicit_count(u.pulse_type, bl, xl[xs], dl[ds]);
           if (n <= 0) continue;
           /* W -= lr d x^T: the weight goes up when d and x differ in sign */
-          walk_pulses(&w, tp, dev, arr, k, widx, sub_pulse, noisy, n, xn[xs] != dn[ds], &up_total,
+          walk_pulses(&w, tp, dev, arr, k, widx, rs.pulse, noisy, n, xn[xs] != dn[ds], &up_total,
                       &down_total);
         }
         if (!last) {
@@ -243,11 +239,7 @@ __global__ void direct_kernel(aimc_state_t st, aimc_update_args_t a, const aimc_
   int64_t rows = st.rows, cols = st.cols, per_tile = rows * cols;
   uint64_t n = (uint64_t)st.n_tiles * (uint64_t)per_tile;
   aimc_array_t *arr = &st.arr[a.array];
-  uint64_t call = aimc_array_counter(a.array, a.call);
-  uint64_t sub_x = aimc_subsequence(AIMC_STREAM_UPDATE_X, call);
-  uint64_t sub_d = aimc_subsequence(AIMC_STREAM_UPDATE_D, call);
-  uint64_t sub_round = aimc_subsequence(AIMC_STREAM_UPDATE_ROUND, call);
-  uint64_t sub_pulse = aimc_subsequence(AIMC_STREAM_UPDATE_PULSE, call);
+  aimc_update_streams_t rs = aimc_update_streams(a.array, a.call);
   AIMC_GRID_LOOP(k, n) {
     int64_t t = (int64_t)(k / (uint64_t)per_tile);
     aimc_update_params_t u = params_for(st, a, t);
@@ -269,13 +261,13 @@ __global__ void direct_kernel(aimc_state_t st, aimc_update_args_t a, const aimc_
       if (bb.bl == 0) continue;
       float xv = x_at(st, a, t, b, j), dv = d_at(st, a, t, b, i);
       uint64_t lx = (uint64_t)(b * cols + j), ld = (uint64_t)(b * rows + i);
-      float px = aimc_line_level(&u, tp->key, sub_round, lx, 1, xv, bb.b, bb.bl);
-      float pd = aimc_line_level(&u, tp->key, sub_round, ld, 0, dv, bb.a, bb.bl);
+      float px = aimc_line_level(&u, tp->key, rs.round, lx, 1, xv, bb.b, bb.bl);
+      float pd = aimc_line_level(&u, tp->key, rs.round, ld, 0, dv, bb.a, bb.bl);
       int32_t c = stochastic
-                      ? aimc_coincidences_direct(tp->key, sub_x, lx, px, sub_d, ld, pd, bb.bl)
+                      ? aimc_coincidences_direct(tp->key, rs.x, lx, px, rs.d, ld, pd, bb.bl)
                       : aimc_implicit_count(u.pulse_type, bb.bl, px, pd);
       if (c <= 0) continue;
-      walk_pulses(&w, tp, dev, arr, k, widx, sub_pulse, noisy, c, (xv < 0.0f) != (dv < 0.0f),
+      walk_pulses(&w, tp, dev, arr, k, widx, rs.pulse, noisy, c, (xv < 0.0f) != (dv < 0.0f),
                   &up_total, &down_total);
     }
     finish_weight(&w, tp, arr, a.array, k, widx, a.write_call);
