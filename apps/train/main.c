@@ -6,74 +6,25 @@
  * and every random number of the library comes from counters stored in the
  * checkpoint, so a resumed run continues bit for bit. */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <errno.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aimc.h"
 #include "dataset.h"
 #include "options.h"
 #include "report.h"
+#include "resume_block.h"
 
-/* ---- The trainer's part of a checkpoint (its user block) -------------------------- */
-
-#define STATE_MAGIC "AIMCTRN1"
-
-typedef struct saved_header {
-  char magic[8];
-  uint32_t model_size, epoch_size, replica_size;
-  int32_t replicas, epochs;
-  model_options_t model;
-} saved_header_t;
-
-static void *pack_state(const model_options_t *m, const history_t *h, size_t *len) {
-  size_t ne = (size_t)h->epochs, nr = ne * (size_t)h->replicas;
-  *len = sizeof(saved_header_t) + ne * sizeof(epoch_result_t) + nr * sizeof(replica_result_t);
-  char *buf = calloc(1, *len);
-  if (!buf) return NULL;
-  saved_header_t hd;
-  memset(&hd, 0, sizeof hd);
-  memcpy(hd.magic, STATE_MAGIC, 8);
-  hd.model_size = sizeof(model_options_t), hd.epoch_size = sizeof(epoch_result_t);
-  hd.replica_size = sizeof(replica_result_t);
-  hd.replicas = h->replicas, hd.epochs = h->epochs, hd.model = *m;
-  memcpy(buf, &hd, sizeof hd);
-  memcpy(buf + sizeof hd, h->epoch, ne * sizeof(epoch_result_t));
-  memcpy(buf + sizeof hd + ne * sizeof(epoch_result_t), h->rep, nr * sizeof(replica_result_t));
-  return buf;
-}
-
-/* Checks the block against the network it came with and restores the
- * options and history (history room for `epochs` in all). */
-static int unpack_state(const char *path, const void *buf, size_t len, int32_t replicas,
-                        int32_t epochs, model_options_t *m, history_t *h) {
-  saved_header_t hd;
-  if (len < sizeof hd) goto bad;
-  memcpy(&hd, buf, sizeof hd);
-  if (memcmp(hd.magic, STATE_MAGIC, 8) || hd.model_size != sizeof *m ||
-      hd.epoch_size != sizeof(epoch_result_t) || hd.replica_size != sizeof(replica_result_t) ||
-      hd.replicas != replicas || hd.epochs < 0 || hd.epochs > 100000)
-    goto bad;
-  size_t ne = (size_t)hd.epochs, nr = ne * (size_t)replicas;
-  if (len != sizeof hd + ne * sizeof(epoch_result_t) + nr * sizeof(replica_result_t)) goto bad;
-  *m = hd.model;
-  if (!history_init(h, replicas, (epochs > hd.epochs ? epochs : hd.epochs))) {
-    fprintf(stderr, "aimc-train: out of memory\n");
-    return 2;
-  }
-  h->epochs = hd.epochs;
-  memcpy(h->epoch, (const char *)buf + sizeof hd, ne * sizeof(epoch_result_t));
-  memcpy(h->rep, (const char *)buf + sizeof hd + ne * sizeof(epoch_result_t),
-         nr * sizeof(replica_result_t));
-  return 0;
-bad:
-  fprintf(stderr, "aimc-train: %s: the network loaded but its trainer state is missing or "
-                  "from another aimc-train build\n", path);
-  return 2;
-}
+/* Exit statuses: 0 done, 2 bad arguments, data or files, 3 training diverged. */
+enum { EXIT_BAD = 2, EXIT_DIVERGED = 3 };
 
 /* ---- Setup ------------------------------------------------------------------------ */
 
@@ -87,6 +38,7 @@ typedef struct trainer {
   configuration_t *configs;
   run_info_t info;
   char command[4096], machine[256], checkpoint[TRAIN_PATH_LEN + 32];
+  char stopped[512];   /* why training stopped early ("" when it did not) */
   /* batch buffers: host and context memory */
   float *hx, *x, *loss;
   int32_t *hy, *y;
@@ -125,6 +77,84 @@ static int make_dir(const char *path) {
   fprintf(stderr, "aimc-train: --out %s: cannot create the folder (%s)\n", path,
           errno == EEXIST ? "a file of that name exists" : strerror(errno));
   return 2;
+}
+
+/* The folder of path (".", when it has none) into dir[cap]. */
+static void folder_of(const char *path, char *dir, size_t cap) {
+  const char *slash = strrchr(path, '/');
+  if (!slash)
+    snprintf(dir, cap, ".");
+  else if (slash == path)
+    snprintf(dir, cap, "/");
+  else
+    snprintf(dir, cap, "%.*s", (int)(slash - path), path);
+}
+
+/* Creates and removes a file in dir, so that an unwritable folder is found
+ * before training rather than after the first epoch. */
+static int check_writable(const char *opt, const char *dir) {
+  char probe[TRAIN_PATH_LEN + 64];
+  snprintf(probe, sizeof probe, "%s/.aimc-train-probe.XXXXXX", dir);
+  int fd = mkstemp(probe);
+  if (fd < 0) {
+    fprintf(stderr, "aimc-train: %s: cannot write in the folder %s (%s)\n", opt, dir,
+            strerror(errno));
+    return 2;
+  }
+  close(fd);
+  unlink(probe);
+  return 0;
+}
+
+/* 1 when name is <base>.tmp.XXXXXX: the temporary file the library's
+ * atomic checkpoint write (mkstemp on "<path>.tmp.XXXXXX") leaves behind
+ * when the process is killed mid-write. */
+static int is_checkpoint_tmp(const char *name, const char *base) {
+  size_t n = strlen(base);
+  if (strncmp(name, base, n) || strncmp(name + n, ".tmp.", 5)) return 0;
+  const char *x = name + n + 5;
+  for (int i = 0; i < 6; ++i)
+    if (!((x[i] >= 'a' && x[i] <= 'z') || (x[i] >= 'A' && x[i] <= 'Z') ||
+          (x[i] >= '0' && x[i] <= '9')))
+      return 0;
+  return x[6] == '\0';
+}
+
+/* Removes the checkpoint's stale temporary files (regular files, untouched
+ * for a minute: a run still writing this checkpoint keeps its own). */
+static void remove_stale_tmp(const char *checkpoint) {
+  char dir[TRAIN_PATH_LEN + 32], path[2 * TRAIN_PATH_LEN + 64];
+  folder_of(checkpoint, dir, sizeof dir);
+  const char *slash = strrchr(checkpoint, '/'), *base = slash ? slash + 1 : checkpoint;
+  DIR *d = opendir(dir);
+  if (!d) return;
+  time_t now = time(NULL);
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    if (!is_checkpoint_tmp(e->d_name, base)) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    struct stat sb;
+    if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || now - sb.st_mtime < 60) continue;
+    if (unlink(path) == 0)
+      fprintf(stderr, "aimc-train: removed %s (%lld bytes), a temporary checkpoint left by an "
+                      "interrupted run\n", path, (long long)sb.st_size);
+  }
+  closedir(d);
+}
+
+/* The output folder and the checkpoint's folder exist and are writable. */
+static int prepare_output(const trainer_t *t) {
+  if (make_dir(t->opt.run.out) || check_writable("--out", t->opt.run.out)) return 2;
+  if (!strcmp(t->opt.run.checkpoint, "none")) return 0;
+  char dir[TRAIN_PATH_LEN + 32];
+  folder_of(t->checkpoint, dir, sizeof dir);
+  struct stat sb;
+  if (stat(t->checkpoint, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    fprintf(stderr, "aimc-train: --checkpoint %s is a folder\n", t->checkpoint);
+    return 2;
+  }
+  if (check_writable("--checkpoint", dir)) return 2;
+  remove_stale_tmp(t->checkpoint);
+  return 0;
 }
 
 static int open_context(trainer_t *t) {
@@ -175,10 +205,17 @@ static int open_network(trainer_t *t) {
     return 2;
   }
   aimc_network_replicas(t->net, &t->replicas);
-  int rc = unpack_state(t->opt.run.resume, buf, len, t->replicas, t->opt.run.epochs,
-                        &t->opt.model, &t->hist);
+  aimc_network_desc_t *nd = malloc(sizeof *nd);
+  char err[512] = "out of memory";
+  int rc = !nd || aimc_network_desc_get(t->net, nd) != AIMC_OK ||
+           resume_block_decode(buf, len, t->replicas, nd, t->opt.run.epochs, &t->opt.model,
+                               &t->hist, err, sizeof err);
+  if (rc)
+    fprintf(stderr, "aimc-train: --resume %s: the network loaded but its aimc-train block is "
+                    "refused: %s\n", t->opt.run.resume, err);
+  free(nd);
   free(buf);
-  return rc;
+  return rc ? 2 : 0;
 }
 
 static int describe_configs(trainer_t *t) {
@@ -199,6 +236,7 @@ static int describe_configs(trainer_t *t) {
   }
   run_info_t *in = &t->info;
   in->opt = &t->opt, in->command = t->command, in->machine = t->machine;
+  in->stopped = t->stopped;
   in->backend = aimc_context_backend(t->ctx) == AIMC_BACKEND_CUDA ? "cuda" : "cpu";
   in->replicas = t->replicas, in->n_configs = n, in->configs = t->configs;
   in->train_samples = t->data.train.n, in->test_samples = t->data.test.n;
@@ -262,7 +300,37 @@ static int fail(const char *what) {
   return 2;
 }
 
-/* Trains on every sample once in the order of epoch e; mean loss per replica. */
+/* Stops the run as diverged: the reason goes to t->stopped and stderr; the
+ * epoch is not recorded and no checkpoint is written, so the last one (of the
+ * last good epoch) stays as it was. */
+static int diverged(trainer_t *t, int32_t e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int diverged(trainer_t *t, int32_t e, const char *fmt, ...) {
+  char what[384];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  snprintf(t->stopped, sizeof t->stopped, "diverged in epoch %d: %s", e + 1, what);
+  fprintf(stderr, "\naimc-train: training diverged in epoch %d: %s. Stopped; %s. Try a smaller "
+                  "--lr.\n", e + 1, what,
+          !strcmp(t->opt.run.checkpoint, "none") ? "no checkpoint is written (--checkpoint none)"
+          : t->hist.epochs > 0 ? "the checkpoint keeps the last good epoch"
+                               : "no epoch finished, so no checkpoint was written");
+  return EXIT_DIVERGED;
+}
+
+/* The first replica whose loss is not finite, or -1. */
+static int32_t nonfinite_loss(const float *loss, int64_t replicas) {
+  for (int64_t k = 0; k < replicas; ++k)
+    if (!isfinite(loss[k])) return (int32_t)k;
+  return -1;
+}
+
+/* Trains on every sample once in the order of epoch e; mean loss per replica.
+ * A failed step or a non-finite loss stops the run (any status other than
+ * AIMC_OK: the library refuses a step that would make the state
+ * non-finite). */
 static int train_epoch(trainer_t *t, int32_t e, progress_t *p, int64_t *perm, double *loss_sum) {
   const split_t *tr = &t->data.train;
   int64_t B = t->opt.model.batch, K = t->replicas, dim = tr->dim, batches = 0;
@@ -280,8 +348,15 @@ static int train_epoch(trainer_t *t, int32_t e, progress_t *p, int64_t *perm, do
         aimc_memcpy(t->ctx, t->y, t->hy, (size_t)nb * sizeof(int32_t), AIMC_COPY_HOST_TO_CONTEXT) !=
             AIMC_OK)
       return fail("copying a batch");
-    if (aimc_network_train_batch(t->net, t->x, t->y, nb, t->loss) != AIMC_OK)
-      return fail("training");
+    aimc_status_t s = aimc_network_train_batch(t->net, t->x, t->y, nb, t->loss);
+    if (s != AIMC_OK)
+      return diverged(t, e, "the training step of samples %lld..%lld failed (%s: %s)",
+                      (long long)b0, (long long)(b0 + nb - 1), aimc_status_string(s),
+                      aimc_last_error());
+    int32_t bad = nonfinite_loss(t->loss, K);
+    if (bad >= 0)
+      return diverged(t, e, "replica %d has loss %g after samples %lld..%lld", bad,
+                      (double)t->loss[bad], (long long)b0, (long long)(b0 + nb - 1));
     double mean = 0.0;
     for (int64_t k = 0; k < K; ++k) {
       loss_sum[k] += t->loss[k];
@@ -294,6 +369,67 @@ static int train_epoch(trainer_t *t, int32_t e, progress_t *p, int64_t *perm, do
   return 0;
 }
 
+/* 1 when all n values of context array a are finite; the first bad index in *at. */
+static int all_finite(trainer_t *t, const float *a, size_t n, float *host, size_t *at) {
+  if (aimc_memcpy(t->ctx, host, a, n * sizeof *host, AIMC_COPY_CONTEXT_TO_HOST) != AIMC_OK) return 0;
+  for (size_t i = 0; i < n; ++i)
+    if (!isfinite(host[i])) {
+      *at = i;
+      return 0;
+    }
+  return 1;
+}
+
+/* Whether layer l's weights and biases (every replica) are finite; 2 when
+ * they cannot be read. */
+static int layer_diverged(trainer_t *t, int32_t l, const aimc_layer_desc_t *ly, const char **what,
+                          size_t *at) {
+  size_t nw = (size_t)t->replicas * (size_t)ly->out * (size_t)ly->in;
+  size_t nb = (size_t)t->replicas * (size_t)ly->out;
+  float *dev = NULL, *host = malloc(nw * sizeof *host);
+  int rc = 2;
+  if (host && aimc_malloc(t->ctx, (void **)&dev, nw * sizeof *dev) == AIMC_OK) {
+    if (aimc_network_get_layer(t->net, l, dev) == AIMC_OK) {
+      *what = "weight";
+      rc = !all_finite(t, dev, nw, host, at);
+      if (rc == 0 && aimc_network_get_bias(t->net, l, dev) == AIMC_OK) {
+        *what = "bias";
+        rc = !all_finite(t, dev, nb, host, at);
+      } else if (rc == 0) {
+        rc = 2;
+      }
+    }
+  }
+  aimc_free(t->ctx, dev);
+  free(host);
+  return rc;
+}
+
+/* After an epoch: the losses, accuracies, weights and biases are finite
+ * (else the run stops as diverged, before the epoch is recorded or saved). */
+static int check_state(trainer_t *t, int32_t e, const double *loss) {
+  for (int32_t k = 0; k < t->replicas; ++k)
+    if (!isfinite(loss[k]))
+      return diverged(t, e, "replica %d has mean loss %g", k, loss[k]);
+  aimc_network_desc_t *d = malloc(sizeof *d);
+  if (!d || aimc_network_desc_get(t->net, d) != AIMC_OK) {
+    free(d);
+    return fail("reading the network");
+  }
+  int rc = 0;
+  for (int32_t l = 0; !rc && l < d->n_layers; ++l) {
+    const char *what = "";
+    size_t at = 0;
+    int r = layer_diverged(t, l, &d->layers[l], &what, &at);
+    if (r == 2)
+      rc = fail("reading the weights");
+    else if (r)
+      rc = diverged(t, e, "layer %d has a non-finite %s (element %zu of all replicas)", l, what, at);
+  }
+  free(d);
+  return rc;
+}
+
 static int run_epoch(trainer_t *t, int32_t e, int64_t *perm, double *loss, double later) {
   const model_options_t *m = &t->opt.model;
   float lr = options_learning_rate(m, e, t->opt.run.epochs);
@@ -302,13 +438,16 @@ static int run_epoch(trainer_t *t, int32_t e, int64_t *perm, double *loss, doubl
   progress_t p;
   progress_start(&p, &t->opt.run, e, t->opt.run.epochs, t->data.train.n, later);
   double start = now_seconds();
-  if (train_epoch(t, e, &p, perm, loss)) return 2;
+  int trc = train_epoch(t, e, &p, perm, loss);
+  if (trc) return trc;
   progress_phase(&p, "testing");
   if (aimc_network_evaluate(t->net, t->test_x, t->test_y, t->data.test.n, t->opt.run.eval_batch,
                             t->correct) != AIMC_OK)
     return fail("testing");
   if (aimc_network_pulses(t->net, t->pulses, t->weights) != AIMC_OK) return fail("statistics");
   progress_end(&p);
+  int rc = check_state(t, e, loss);
+  if (rc) return rc;
   history_t *h = &t->hist;
   h->epoch[e].seconds = now_seconds() - start;
   h->epoch[e].lr = lr;
@@ -326,7 +465,7 @@ static int run_epoch(trainer_t *t, int32_t e, int64_t *perm, double *loss, doubl
 static int save_checkpoint(trainer_t *t) {
   if (!strcmp(t->opt.run.checkpoint, "none")) return 0;
   size_t len;
-  void *buf = pack_state(&t->opt.model, &t->hist, &len);
+  void *buf = resume_block_encode(&t->opt.model, &t->hist, &len);
   if (!buf) return fail("packing the trainer state");
   aimc_status_t s = aimc_network_save(t->net, t->checkpoint, buf, len);
   free(buf);
@@ -350,6 +489,7 @@ static int train(trainer_t *t) {
   }
   free(perm);
   free(loss);
+  if (rc == EXIT_DIVERGED) report_files(&t->info, &t->hist); /* the good epochs, and why */
   return rc;
 }
 
@@ -380,7 +520,7 @@ int main(int argc, char **argv) {
     snprintf(t.checkpoint, sizeof t.checkpoint, "%s/checkpoint.aimc", t.opt.run.out);
   else
     snprintf(t.checkpoint, sizeof t.checkpoint, "%s", t.opt.run.checkpoint);
-  rc = make_dir(t.opt.run.out);
+  rc = prepare_output(&t);
   if (!rc) rc = open_context(&t);
   if (!rc) rc = open_network(&t);
   if (!rc) /* on resume the options now come from the checkpoint */

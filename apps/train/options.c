@@ -2,6 +2,7 @@
  * translation of the options into tile configurations and a network. */
 #define _GNU_SOURCE /* getopt_long */
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -44,6 +45,13 @@ static const char *key_of(const named_t *t, int v) {
 const char *options_algorithm_key(aimc_algorithm_t a) { return key_of(ALGORITHMS, (int)a); }
 const char *options_device_key(aimc_device_preset_t d) { return key_of(DEVICES, (int)d); }
 const char *options_activation_key(aimc_activation_t a) { return key_of(ACTIVATIONS, (int)a); }
+const char *options_io_key(int32_t io) { return key_of(IOS, (int)io); }
+
+int options_float_exact_enough(double x) {
+  if (x == 0.0) return 1;
+  double a = fabs(x);
+  return isfinite(x) && a >= (double)FLT_MIN && a <= (double)FLT_MAX;
+}
 
 static void list_keys(FILE *f, const named_t *t) {
   for (const named_t *p = t; p->key; ++p) fprintf(f, "%s%s", p == t ? "" : ", ", p->key);
@@ -152,16 +160,64 @@ static int parse_int(const char *opt, const char *arg, long long lo, long long h
   return 0;
 }
 
+/* A finite number; NaN, infinities and strings that overflow or underflow a
+ * double (ERANGE) are refused. */
 static int parse_double(const char *opt, const char *arg, double *out) {
   char *end;
   errno = 0;
   double v = strtod(arg, &end);
   if (errno || end == arg || *end || !isfinite(v)) {
-    fprintf(stderr, "aimc-train: --%s: '%s' is not a finite number\n", opt, arg);
+    fprintf(stderr, "aimc-train: --%s: '%s' is not a finite number (a decimal in about "
+                    "[-1.8e308, 1.8e308], not nan, inf or below 2.2e-308 in magnitude)\n", opt, arg);
     return 2;
   }
   *out = v;
   return 0;
+}
+
+/* A number stored as a float: finite, in [lo, hi) (hi included when
+ * hi_closed), and 0 or a normal float, so that it neither becomes 0 nor
+ * loses its precision to a denormal. */
+static int parse_float(const char *opt, const char *arg, double lo, double hi, int hi_closed,
+                       float *out) {
+  double x;
+  if (parse_double(opt, arg, &x)) return 2;
+  int in = x >= lo && (hi_closed ? x <= hi : x < hi);
+  if (!in || !options_float_exact_enough(x)) {
+    fprintf(stderr, "aimc-train: --%s %s is out of range: 0 or a float in [%g, %g%c with "
+                    "magnitude at least %g (smaller values round to 0 or a denormal)\n",
+            opt, arg, lo, hi, hi_closed ? ']' : ')', (double)FLT_MIN);
+    return 2;
+  }
+  *out = (float)x;
+  return 0;
+}
+
+/* Splits a comma-separated list into at most `max` tokens of buf (a copy of
+ * arg); an empty item (a,,b or a trailing comma) is an error. */
+static int split_list(const char *opt, const char *arg, char *buf, size_t cap, char **tok,
+                      int32_t max, int32_t *n) {
+  if (strlen(arg) >= cap) {
+    fprintf(stderr, "aimc-train: --%s: list longer than %zu characters\n", opt, cap - 1);
+    return 2;
+  }
+  snprintf(buf, cap, "%s", arg);
+  *n = 0;
+  for (char *p = buf;; ++p) {
+    char *comma = strchr(p, ',');
+    if (comma) *comma = '\0';
+    if (!*p) {
+      fprintf(stderr, "aimc-train: --%s %s: item %d is empty\n", opt, arg, *n + 1);
+      return 2;
+    }
+    if (*n == max) {
+      fprintf(stderr, "aimc-train: --%s %s: at most %d values\n", opt, arg, max);
+      return 2;
+    }
+    tok[(*n)++] = p;
+    if (!comma) return 0;
+    p = comma;
+  }
 }
 
 static int parse_path(const char *opt, const char *arg, char *out) {
@@ -174,18 +230,12 @@ static int parse_path(const char *opt, const char *arg, char *out) {
 }
 
 static int parse_layers(const char *arg, model_options_t *m) {
-  char buf[512];
-  snprintf(buf, sizeof buf, "%s", arg);
-  m->n_sizes = 0;
-  for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-    if (m->n_sizes == AIMC_MAX_LAYERS + 1) {
-      fprintf(stderr, "aimc-train: --layers %s: at most %d sizes (%d layers)\n", arg,
-              AIMC_MAX_LAYERS + 1, AIMC_MAX_LAYERS);
-      return 2;
-    }
-    if (parse_int("layers", tok, 1, 1 << 24, &m->sizes[m->n_sizes])) return 2;
-    m->n_sizes++;
-  }
+  char buf[512], *tok[AIMC_MAX_LAYERS + 1];
+  int32_t n;
+  if (split_list("layers", arg, buf, sizeof buf, tok, AIMC_MAX_LAYERS + 1, &n)) return 2;
+  for (int32_t i = 0; i < n; ++i)
+    if (parse_int("layers", tok[i], 1, TRAIN_MAX_LAYER_SIZE, &m->sizes[i])) return 2;
+  m->n_sizes = n;
   if (m->n_sizes < 2) {
     fprintf(stderr, "aimc-train: --layers %s: need at least an input and an output size\n", arg);
     return 2;
@@ -236,17 +286,12 @@ static int parse_sweep(const char *arg, model_options_t *m) {
   aimc_sweep_t *s = &m->sweeps[m->n_sweeps];
   const char *rest;
   if (parse_field("sweep", arg, s->field, &rest)) return 2;
-  char buf[2048];
-  snprintf(buf, sizeof buf, "%s", rest);
-  s->n_values = 0;
-  for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-    if (s->n_values == AIMC_MAX_SWEEP_VALUES) {
-      fprintf(stderr, "aimc-train: --sweep %s: at most %d values\n", arg, AIMC_MAX_SWEEP_VALUES);
-      return 2;
-    }
-    if (parse_double("sweep", tok, &s->values[s->n_values])) return 2;
-    s->n_values++;
-  }
+  char buf[4096], *tok[AIMC_MAX_SWEEP_VALUES];
+  int32_t n;
+  if (split_list("sweep", rest, buf, sizeof buf, tok, AIMC_MAX_SWEEP_VALUES, &n)) return 2;
+  for (int32_t i = 0; i < n; ++i)
+    if (parse_double("sweep", tok[i], &s->values[i])) return 2;
+  s->n_values = n;
   m->n_sweeps++;
   return 0;
 }
@@ -260,21 +305,28 @@ static int parse_schedule(const char *arg, model_options_t *m) {
     m->schedule = SCHEDULE_COSINE;
     return 0;
   }
-  int every;
-  float factor;
-  char tail;
-  if (sscanf(arg, "step:%d:%f%c", &every, &factor, &tail) == 2 && every >= 1 && factor > 0.0f &&
-      factor <= 1e6f) {
-    m->schedule = SCHEDULE_STEP;
-    m->step_every = every;
-    m->step_factor = factor;
-    return 0;
+  /* step:E:F, each part parsed whole and range-checked (no sscanf: %d overflow is UB) */
+  char buf[128];
+  const char *colon = strncmp(arg, "step:", 5) ? NULL : strchr(arg + 5, ':');
+  if (!colon || strlen(arg) >= sizeof buf) {
+    fprintf(stderr, "aimc-train: --lr-schedule %s is not constant, cosine or step:E:F (E >= 1 "
+                    "epochs, F > 0)\n", arg);
+    return 2;
   }
-  fprintf(stderr,
-          "aimc-train: --lr-schedule %s is not constant, cosine or step:E:F (E >= 1 epochs, "
-          "F > 0)\n",
-          arg);
-  return 2;
+  snprintf(buf, sizeof buf, "%.*s", (int)(colon - (arg + 5)), arg + 5);
+  int32_t every;
+  float factor;
+  if (parse_int("lr-schedule step:E", buf, 1, INT32_MAX, &every) ||
+      parse_float("lr-schedule step:E:F", colon + 1, 0.0, TRAIN_MAX_STEP_FACTOR, 1, &factor) ||
+      factor == 0.0f) {
+    fprintf(stderr, "aimc-train: --lr-schedule %s: expected step:E:F with E in [1, %d] epochs "
+                    "and F in (0, %g]\n", arg, INT32_MAX, TRAIN_MAX_STEP_FACTOR);
+    return 2;
+  }
+  m->schedule = SCHEDULE_STEP;
+  m->step_every = every;
+  m->step_factor = factor;
+  return 0;
 }
 
 static void list_fields(void) {
@@ -343,15 +395,14 @@ static int parse_one(int c, const char *arg, options_t *o) {
   run_options_t *r = &o->run;
   long long v = 0;
   int e = 0, k = 0;
-  double x = 0.0;
   switch (c) {
     case OPT_DATA: return parse_path("data", arg, r->data);
     case OPT_TRAIN_SUBSET:
-      e = parse_long("train-subset", arg, 0, 1LL << 40, &v);
+      e = parse_long("train-subset", arg, 0, TRAIN_MAX_SUBSET, &v);
       m->train_subset = v;
       return e;
     case OPT_TEST_SUBSET:
-      e = parse_long("test-subset", arg, 0, 1LL << 40, &v);
+      e = parse_long("test-subset", arg, 0, TRAIN_MAX_SUBSET, &v);
       m->test_subset = v;
       return e;
     case OPT_LAYERS: return parse_layers(arg, m);
@@ -359,7 +410,7 @@ static int parse_one(int c, const char *arg, options_t *o) {
       e = lookup("activation", arg, ACTIVATIONS, &k);
       m->activation = (aimc_activation_t)k;
       return e;
-    case OPT_MAX_TILE: return parse_int("max-tile", arg, 1, 65536, &m->max_tile);
+    case OPT_MAX_TILE: return parse_int("max-tile", arg, 1, TRAIN_MAX_TILE, &m->max_tile);
     case OPT_ALGORITHM:
       e = lookup("algorithm", arg, ALGORITHMS, &k);
       m->algorithm = (aimc_algorithm_t)k;
@@ -371,21 +422,14 @@ static int parse_one(int c, const char *arg, options_t *o) {
     case OPT_IO: return lookup("io", arg, IOS, &m->io);
     case OPT_SET: return parse_set(arg, m);
     case OPT_SWEEP: return parse_sweep(arg, m);
-    case OPT_SEEDS: return parse_int("seeds", arg, 1, 65536, &m->seeds);
+    case OPT_SEEDS: return parse_int("seeds", arg, 1, TRAIN_MAX_SEEDS, &m->seeds);
     case OPT_SEED:
-      e = parse_long("seed", arg, 0, (1LL << 62), &v);
+      e = parse_long("seed", arg, 0, TRAIN_MAX_SEED, &v);
       m->seed = (uint64_t)v;
       return e;
-    case OPT_EPOCHS: return parse_int("epochs", arg, 1, 100000, &r->epochs);
-    case OPT_BATCH: return parse_int("batch", arg, 1, 1 << 20, &m->batch);
-    case OPT_LR:
-      if (parse_double("lr", arg, &x)) return 2;
-      if (!(x >= 0.0 && x < 1e6)) {
-        fprintf(stderr, "aimc-train: --lr %s is out of range [0, 1e6)\n", arg);
-        return 2;
-      }
-      m->lr = (float)x;
-      return 0;
+    case OPT_EPOCHS: return parse_int("epochs", arg, 1, TRAIN_MAX_EPOCHS, &r->epochs);
+    case OPT_BATCH: return parse_int("batch", arg, 1, TRAIN_MAX_BATCH, &m->batch);
+    case OPT_LR: return parse_float("lr", arg, 0.0, TRAIN_MAX_LR, 0, &m->lr);
     case OPT_SCHEDULE: return parse_schedule(arg, m);
     case OPT_BACKEND:
       e = lookup("backend", arg, BACKENDS, &k);

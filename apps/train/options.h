@@ -10,6 +10,18 @@
 #define TRAIN_PATH_LEN 1024
 #define TRAIN_MAX_SETS 32
 
+/* Ranges of the model options: the command line and a resumed checkpoint's
+ * trainer block (resume_block.c) accept the same values. */
+#define TRAIN_MAX_LAYER_SIZE (1 << 24)
+#define TRAIN_MAX_SEEDS 65536
+#define TRAIN_MAX_TILE 65536
+#define TRAIN_MAX_BATCH (1 << 20)
+#define TRAIN_MAX_SEED (1LL << 62)
+#define TRAIN_MAX_SUBSET (1LL << 40)
+#define TRAIN_MAX_LR 1e6          /* learning rate in [0, TRAIN_MAX_LR) */
+#define TRAIN_MAX_STEP_FACTOR 1e6 /* step schedule factor in (0, TRAIN_MAX_STEP_FACTOR] */
+#define TRAIN_MAX_EPOCHS 100000
+
 typedef enum { SCHEDULE_CONSTANT = 0, SCHEDULE_STEP = 1, SCHEDULE_COSINE = 2 } schedule_kind_t;
 
 typedef struct field_value {
@@ -74,7 +86,13 @@ int options_network_desc(const model_options_t *m, aimc_network_desc_t *d);
 /* Learning rate of epoch e (0-based) of `epochs`. */
 float options_learning_rate(const model_options_t *m, int32_t epoch, int32_t epochs);
 
+/* 1 when x survives the conversion to float: finite, and 0 or a normal
+ * float (not rounded to 0, not denormal, not overflowing). */
+int options_float_exact_enough(double x);
+
+/* Key of an enum value, "?" when it is none of the accepted ones. */
 const char *options_algorithm_key(aimc_algorithm_t a);
+const char *options_io_key(int32_t io);
 const char *options_device_key(aimc_device_preset_t d);
 const char *options_activation_key(aimc_activation_t a);
 

@@ -1,13 +1,15 @@
 /* aimc-train: progress, summaries, result files and the plot. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, fileno, isatty, popen */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, fileno, isatty, fdopen, fork, sigaction */
 #include "report.h"
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int history_init(history_t *h, int32_t replicas, int32_t cap) {
@@ -157,6 +159,26 @@ static int close_atomic(FILE *f, const char *tmp, const run_info_t *info, const 
   return 0;
 }
 
+/* A number for JSON: non-finite values (which JSON cannot hold) become null. */
+static void json_number(FILE *f, const char *fmt, double v) {
+  if (isfinite(v))
+    fprintf(f, fmt, v);
+  else
+    fputs("null", f);
+}
+
+/* "key": number, after sep. */
+static void json_field(FILE *f, const char *sep, const char *key, const char *fmt, double v) {
+  fprintf(f, "%s\"%s\": ", sep, key);
+  json_number(f, fmt, v);
+}
+
+/* A CSV cell: a non-finite value is left empty (missing), never "nan". */
+static void csv_number(FILE *f, const char *fmt, double v) {
+  fputc(',', f);
+  if (isfinite(v)) fprintf(f, fmt, v);
+}
+
 static int write_csv(const run_info_t *info, const history_t *h) {
   char tmp[TRAIN_PATH_LEN + 64];
   FILE *f = open_tmp(info, "results.csv", tmp, sizeof tmp);
@@ -170,9 +192,13 @@ static int write_csv(const run_info_t *info, const history_t *h) {
       const replica_result_t *r = &h->rep[(size_t)e * (size_t)h->replicas + (size_t)k];
       int32_t c = k / m->seeds;
       fprintf(f, "%d,%d,%d,%d", e + 1, k, c, k % m->seeds);
-      for (int32_t s = 0; s < m->n_sweeps; ++s) fprintf(f, ",%.9g", info->configs[c].values[s]);
-      fprintf(f, ",%.9g,%.6f,%.4f,%.6g,%.3f\n", (double)h->epoch[e].lr, (double)r->loss,
-              (double)r->accuracy, (double)r->pulses_per_weight, h->epoch[e].seconds);
+      for (int32_t s = 0; s < m->n_sweeps; ++s) csv_number(f, "%.9g", info->configs[c].values[s]);
+      csv_number(f, "%.9g", (double)h->epoch[e].lr);
+      csv_number(f, "%.6f", (double)r->loss);
+      csv_number(f, "%.4f", (double)r->accuracy);
+      csv_number(f, "%.6g", (double)r->pulses_per_weight);
+      csv_number(f, "%.3f", h->epoch[e].seconds);
+      fputc('\n', f);
     }
   return close_atomic(f, tmp, info, "results.csv");
 }
@@ -202,15 +228,18 @@ static void json_options(FILE *f, const options_t *o) {
   for (int32_t s = 0; s < m->n_sets; ++s) {
     fprintf(f, "%s", s ? ", " : "");
     json_string(f, m->sets[s].field);
-    fprintf(f, ": %.9g", m->sets[s].value);
+    fputs(": ", f);
+    json_number(f, "%.9g", m->sets[s].value);
   }
-  fprintf(f, "}, \"seeds\": %d, \"seed\": %llu, \"max_tile\": %d, \"batch\": %d, \"lr\": %.9g,\n",
-          m->seeds, (unsigned long long)m->seed, m->max_tile, m->batch, (double)m->lr);
-  fprintf(f, "    \"lr_schedule\": \"%s\", \"step_every\": %d, \"step_factor\": %.9g, "
-             "\"epochs\": %d, \"train_subset\": %lld, \"test_subset\": %lld,\n",
+  fprintf(f, "}, \"seeds\": %d, \"seed\": %llu, \"max_tile\": %d, \"batch\": %d",
+          m->seeds, (unsigned long long)m->seed, m->max_tile, m->batch);
+  json_field(f, ", ", "lr", "%.9g", (double)m->lr);
+  fprintf(f, ",\n    \"lr_schedule\": \"%s\", \"step_every\": %d",
           m->schedule == SCHEDULE_STEP ? "step" : m->schedule == SCHEDULE_COSINE ? "cosine" : "constant",
-          m->step_every, (double)m->step_factor, o->run.epochs, (long long)m->train_subset,
-          (long long)m->test_subset);
+          m->step_every);
+  json_field(f, ", ", "step_factor", "%.9g", (double)m->step_factor);
+  fprintf(f, ", \"epochs\": %d, \"train_subset\": %lld, \"test_subset\": %lld,\n",
+          o->run.epochs, (long long)m->train_subset, (long long)m->test_subset);
   fprintf(f, "    \"data\": ");
   json_string(f, o->run.data);
   fprintf(f, ", \"threads\": %d},\n", o->run.threads);
@@ -229,6 +258,12 @@ static int write_json(const run_info_t *info, const history_t *h) {
              "\"analog_weights_per_replica\": %llu,\n",
           (long long)info->train_samples, (long long)info->test_samples, info->replicas,
           (unsigned long long)info->weights);
+  fprintf(f, "  \"stopped\": ");
+  if (info->stopped && info->stopped[0])
+    json_string(f, info->stopped);
+  else
+    fputs("null", f);
+  fprintf(f, ",\n");
   json_options(f, info->opt);
   fprintf(f, "  \"configurations\": [");
   for (int32_t c = 0; c < info->n_configs; ++c) {
@@ -239,20 +274,28 @@ static int write_json(const run_info_t *info, const history_t *h) {
   }
   fprintf(f, "\n  ],\n  \"epochs\": [");
   for (int32_t e = 0; e < h->epochs; ++e) {
-    fprintf(f, "%s\n    {\"epoch\": %d, \"lr\": %.9g, \"seconds\": %.3f, \"configurations\": [",
-            e ? "," : "", e + 1, (double)h->epoch[e].lr, h->epoch[e].seconds);
+    fprintf(f, "%s\n    {\"epoch\": %d", e ? "," : "", e + 1);
+    json_field(f, ", ", "lr", "%.9g", (double)h->epoch[e].lr);
+    json_field(f, ", ", "seconds", "%.3f", h->epoch[e].seconds);
+    fprintf(f, ", \"configurations\": [");
     for (int32_t c = 0; c < info->n_configs; ++c) {
       stats_t a = config_stats(info, h, e, c, 1), l = config_stats(info, h, e, c, 0);
       stats_t p = config_stats(info, h, e, c, 2);
-      fprintf(f, "%s{\"accuracy_mean\": %.4f, \"accuracy_sd\": %.4f, \"accuracy_min\": %.4f, "
-                 "\"accuracy_max\": %.4f, \"loss_mean\": %.6f, \"pulses_per_weight\": %.6g}",
-              c ? ", " : "", a.mean, a.sd, a.min, a.max, l.mean, p.mean);
+      json_field(f, c ? ", {" : "{", "accuracy_mean", "%.4f", a.mean);
+      json_field(f, ", ", "accuracy_sd", "%.4f", a.sd);
+      json_field(f, ", ", "accuracy_min", "%.4f", a.min);
+      json_field(f, ", ", "accuracy_max", "%.4f", a.max);
+      json_field(f, ", ", "loss_mean", "%.6f", l.mean);
+      json_field(f, ", ", "pulses_per_weight", "%.6g", p.mean);
+      fputc('}', f);
     }
     fprintf(f, "],\n     \"replicas\": [");
     for (int32_t k = 0; k < h->replicas; ++k) {
       const replica_result_t *r = &h->rep[(size_t)e * (size_t)h->replicas + (size_t)k];
-      fprintf(f, "%s{\"loss\": %.6f, \"accuracy\": %.4f, \"pulses_per_weight\": %.6g}",
-              k ? ", " : "", (double)r->loss, (double)r->accuracy, (double)r->pulses_per_weight);
+      json_field(f, k ? ", {" : "{", "loss", "%.6f", (double)r->loss);
+      json_field(f, ", ", "accuracy", "%.4f", (double)r->accuracy);
+      json_field(f, ", ", "pulses_per_weight", "%.6g", (double)r->pulses_per_weight);
+      fputc('}', f);
     }
     fprintf(f, "]}");
   }
@@ -271,36 +314,25 @@ static int have_gnuplot(void) {
   return system("command -v gnuplot >/dev/null 2>&1") == 0;
 }
 
-void report_plot(const run_info_t *info, const history_t *h) {
-  const char *out = info->opt->run.out;
-  if (!have_gnuplot()) {
-    printf("plot skipped: gnuplot is not installed (apt-get install gnuplot-nox); the numbers "
-           "are in %s/results.csv\n", out);
-    return;
+/* A configuration label as a gnuplot title: only characters that are plain
+ * text inside a single-quoted gnuplot string (others become '?'), so that a
+ * label can never end the string. */
+static void plot_title(const char *label, char *out, size_t cap) {
+  size_t n = 0;
+  for (; *label && n + 1 < cap; ++label) {
+    char c = *label;
+    int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                strchr(" .,=+-_()", c) != NULL;
+    out[n++] = plain ? c : '?';
   }
-  char dat[TRAIN_PATH_LEN + 64], png[TRAIN_PATH_LEN + 64];
-  snprintf(dat, sizeof dat, "%s/accuracy.dat", out);
-  snprintf(png, sizeof png, "%s/accuracy.png", out);
-  FILE *f = fopen(dat, "w");
-  if (!f) {
-    printf("plot skipped: cannot write %s (%s)\n", dat, strerror(errno));
-    return;
-  }
-  for (int32_t c = 0; c < info->n_configs; ++c) { /* one gnuplot data block per configuration */
-    fprintf(f, "# %s\n", info->configs[c].label);
-    for (int32_t e = 0; e < h->epochs; ++e) {
-      stats_t a = config_stats(info, h, e, c, 1);
-      fprintf(f, "%d %.4f %.4f\n", e + 1, a.mean, a.sd);
-    }
-    fprintf(f, "\n\n");
-  }
-  fclose(f);
-  FILE *g = popen("gnuplot 2>&1", "w");
-  if (!g) {
-    printf("plot skipped: cannot run gnuplot\n");
-    return;
-  }
-  fprintf(g, "set terminal pngcairo noenhanced size 900,560 font ',11'\nset output '%s'\n", png);
+  out[n] = '\0';
+}
+
+/* The gnuplot script: fixed relative file names only (gnuplot runs in the
+ * output folder), so no path is ever parsed by gnuplot. */
+static void plot_script(FILE *g, const run_info_t *info) {
+  fprintf(g, "set terminal pngcairo noenhanced size 900,560 font ',11'\n"
+             "set output 'accuracy.png'\n");
   fprintf(g, "set title 'aimc-train: %s on %s, %d seeds per configuration'\n",
           options_algorithm_key(info->opt->model.algorithm),
           options_device_key(info->opt->model.device), info->opt->model.seeds);
@@ -308,16 +340,82 @@ void report_plot(const run_info_t *info, const history_t *h) {
              "set key bottom right\nset grid\nset xtics 1\n");
   fprintf(g, "plot ");
   for (int32_t c = 0; c < info->n_configs; ++c) {
-    char label[200];
-    snprintf(label, sizeof label, "%s", info->configs[c].label);
-    for (char *q = label; *q; ++q)
-      if (*q == '\'' || *q == '_') *q = *q == '_' ? ' ' : '"';
-    fprintf(g, "%s'%s' index %d using 1:2:3 with yerrorlines title '%s'", c ? ", " : "", dat, c,
-            label);
+    char title[200];
+    plot_title(info->configs[c].label, title, sizeof title);
+    fprintf(g, "%s'accuracy.dat' index %d using 1:2:3 with yerrorlines title '%s'", c ? ", " : "",
+            c, title);
   }
   fprintf(g, "\n");
-  if (pclose(g) == 0)
-    printf("plot: %s\n", png);
+}
+
+/* Runs gnuplot with `dir` as its working directory and the script on its
+ * standard input (no shell: the folder name reaches only chdir). 0 when
+ * gnuplot succeeded. */
+static int run_gnuplot(const char *dir, const run_info_t *info) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]), close(fds[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    close(fds[1]);
+    if (dup2(fds[0], STDIN_FILENO) < 0 || chdir(dir) != 0) _exit(126);
+    close(fds[0]);
+    execlp("gnuplot", "gnuplot", (char *)NULL);
+    _exit(127);
+  }
+  close(fds[0]);
+  /* a gnuplot that exits early must not kill the trainer with SIGPIPE */
+  struct sigaction ignore, old;
+  memset(&ignore, 0, sizeof ignore);
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, &old);
+  FILE *g = fdopen(fds[1], "w");
+  if (g) {
+    plot_script(g, info);
+    fclose(g);
+  } else {
+    close(fds[1]);
+  }
+  sigaction(SIGPIPE, &old, NULL);
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 && g ? 0 : -1;
+}
+
+void report_plot(const run_info_t *info, const history_t *h) {
+  const char *out = info->opt->run.out;
+  if (!have_gnuplot()) {
+    printf("plot skipped: gnuplot is not installed (apt-get install gnuplot-nox); the numbers "
+           "are in %s/results.csv\n", out);
+    return;
+  }
+  char dat[TRAIN_PATH_LEN + 64];
+  snprintf(dat, sizeof dat, "%s/accuracy.dat", out);
+  FILE *f = fopen(dat, "w");
+  if (!f) {
+    printf("plot skipped: cannot write %s (%s)\n", dat, strerror(errno));
+    return;
+  }
+  for (int32_t c = 0; c < info->n_configs; ++c) { /* one gnuplot data block per configuration */
+    fprintf(f, "# configuration %d\n", c);
+    for (int32_t e = 0; e < h->epochs; ++e) {
+      stats_t a = config_stats(info, h, e, c, 1);
+      fprintf(f, "%d %.4f %.4f\n", e + 1, a.mean, a.sd);
+    }
+    fprintf(f, "\n\n");
+  }
+  if (fclose(f) != 0) {
+    printf("plot skipped: cannot write %s (%s)\n", dat, strerror(errno));
+    return;
+  }
+  if (run_gnuplot(out, info) == 0)
+    printf("plot: %s/accuracy.png\n", out);
   else
     printf("plot skipped: gnuplot failed (see above)\n");
 }

@@ -45,6 +45,7 @@ typedef struct run_info {
   const configuration_t *configs; /* [n_configs]; replica k belongs to k / seeds */
   int64_t train_samples, test_samples;
   uint64_t weights;        /* analog weights per replica */
+  const char *stopped;     /* why the run stopped early, "" or NULL when it did not */
 } run_info_t;
 
 /* Progress of one epoch: a bar on a terminal, else a line every tenth. */
