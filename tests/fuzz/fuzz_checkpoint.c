@@ -13,13 +13,17 @@
  * length fits in the rest of the input, overwrites its crc with the CRC-32
  * of its payload. Mutations then reach the header, order, size and content
  * validation and, for inputs that load, a forward pass and a training step
- * on the loaded state. The loader only takes a path: the input is written
+ * on the loaded state, and aimc-train's validation of its own block (the
+ * USER section: apps/train/resume_block.c) with the uses a resumed run
+ * makes of an accepted block. The loader only takes a path: the input is written
  * to one file in a per-process temporary directory ($TMPDIR or /tmp),
  * reused for every run and removed at exit (libFuzzer may end the process
  * without running atexit handlers: scripts/fuzz.sh points TMPDIR into its
  * work directory and cleans it). */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <dirent.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,11 +33,23 @@
 #include <zlib.h>
 
 #include "aimc.h"
+#include "host/checkpoint_format.h"
+#include "resume_block.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* host/checkpoint.c's layout: a 40-byte file header, 24-byte section headers. */
-enum { FILE_HEADER = 40, SECTION_HEADER = 24, CRC_AT = 16 };
+/* host/checkpoint.c's layout. */
+enum {
+  FILE_HEADER = sizeof(file_header_t),
+  SECTION_HEADER = sizeof(section_header_t),
+  LENGTH_AT = offsetof(section_header_t, length),
+  CRC_AT = offsetof(section_header_t, crc)
+};
+
+/* Room for the user block: more than any input scripts/fuzz.sh makes
+ * (-max_len=65536) and than the seed checkpoints' trainer blocks. */
+#define USER_CAP ((size_t)1 << 18)
+static uint8_t user[USER_CAP], untouched[USER_CAP];
 
 static aimc_context_t *ctx;
 static char dir[512], path[600];
@@ -68,7 +84,7 @@ static void repair_crcs(uint8_t *b, size_t n) {
   size_t at = FILE_HEADER;
   while (at <= n && n - at >= SECTION_HEADER) {
     uint64_t len;
-    memcpy(&len, b + at + 8, sizeof len);
+    memcpy(&len, b + at + LENGTH_AT, sizeof len);
     size_t body = at + SECTION_HEADER;
     if (len > n - body) break;
     uint32_t crc = (uint32_t)crc32_z(crc32_z(0L, Z_NULL, 0), b + body, (size_t)len);
@@ -95,6 +111,35 @@ static void exercise(aimc_network_t *net) {
   free(y);
 }
 
+/* aimc-train's block of a loaded network: decoded and validated as --resume
+ * does; an accepted block must be safe for everything the resumed run
+ * computes from it (abort otherwise). 1 when the block was accepted. */
+static int check_trainer_block(aimc_network_t *net, const uint8_t *block, size_t len) {
+  aimc_network_desc_t d;
+  int32_t K;
+  if (aimc_network_desc_get(net, &d) != AIMC_OK || aimc_network_replicas(net, &K) != AIMC_OK)
+    abort();
+  model_options_t m;
+  history_t h;
+  char err[512];
+  if (resume_block_decode(block, len, K, &d, 0, &m, &h, err, sizeof err)) return 0;
+  int ok = m.seeds >= 1 && K % m.seeds == 0 && m.n_sweeps >= 0 && m.n_sweeps <= AIMC_MAX_SWEEPS &&
+           m.n_sets >= 0 && m.n_sets <= TRAIN_MAX_SETS && m.n_sizes >= 2 &&
+           m.n_sizes <= AIMC_MAX_LAYERS + 1 && m.train_subset >= 0 && m.test_subset >= 0 &&
+           m.batch >= 1 && h.replicas == K && h.epochs >= 0 && h.epochs <= h.cap;
+  for (int32_t e = 0; ok && e < h.epochs + 2; ++e) /* the schedule divides by step_every */
+    ok = isfinite(options_learning_rate(&m, e, h.epochs + 2));
+  for (int32_t e = 0; ok && e < h.epochs; ++e)
+    for (int32_t k = 0; ok && k < K; ++k)
+      ok = isfinite(h.rep[(size_t)e * (size_t)K + (size_t)k].loss);
+  history_free(&h);
+  if (!ok) {
+    fprintf(stderr, "the trainer block was accepted but is not safe to resume from\n");
+    abort();
+  }
+  return 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   setup();
   uint8_t *b = malloc(size ? size : 1);
@@ -108,12 +153,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   free(b);
   aimc_network_t *net = NULL;
-  uint8_t user[64], untouched[64];
   memset(user, 0xA5, sizeof user);
-  memset(untouched, 0xA5, sizeof untouched);
+  if (untouched[0] != 0xA5) memset(untouched, 0xA5, sizeof untouched);
   size_t user_len = 12345;
   aimc_status_t s = aimc_network_load(ctx, path, &net, user, sizeof user, &user_len);
   if (s == AIMC_OK) {
+    if (user_len <= sizeof user) check_trainer_block(net, user, user_len);
     exercise(net);
     aimc_network_destroy(net);
   } else if (net != NULL || user_len != 12345 || memcmp(user, untouched, sizeof user) != 0 ||
@@ -155,8 +200,13 @@ static void replay_file(const char *p, int must_load) {
   LLVMFuzzerTestOneInput(b, n);
   ++replayed;
   aimc_network_t *net = NULL;
-  if (aimc_network_load(ctx, p, &net, NULL, 0, NULL) == AIMC_OK) {
+  size_t user_len = 0;
+  if (aimc_network_load(ctx, p, &net, user, sizeof user, &user_len) == AIMC_OK) {
     ++loaded;
+    if (must_load && (user_len > sizeof user || !check_trainer_block(net, user, user_len))) {
+      fprintf(stderr, "%s: a seed checkpoint's aimc-train block is refused\n", p);
+      ++failures;
+    }
     aimc_network_destroy(net);
   } else if (must_load) {
     fprintf(stderr, "%s: a seed checkpoint does not load: %s\n", p, aimc_last_error());

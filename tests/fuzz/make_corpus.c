@@ -2,16 +2,20 @@
  * networks of every algorithm family after a few training steps (choppers
  * flipped, transfer pointers moved, buffers filled), one with replicas, a
  * sweep and layers split over tiles. Deterministic: the same bytes on every
- * run of the same build.
+ * run of the same build. Each carries an aimc-train block (apps/train/
+ * resume_block.c) describing it, as aimc-train writes one, so that the fuzzer
+ * reaches the trainer's validation too.
  *
  * Usage: make_corpus OUT_DIR   (created if missing) */
 #define _POSIX_C_SOURCE 200809L /* mkdir */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "aimc.h"
+#include "resume_block.h"
 
 typedef struct seed_net {
   const char *name;
@@ -41,6 +45,46 @@ static const seed_net_t nets[] = {
       return 1;                                                                     \
     }                                                                               \
   } while (0)
+
+/* The block aimc-train would save with this network after two epochs. */
+static void *trainer_block(const seed_net_t *sn, const aimc_network_desc_t *d,
+                           const aimc_network_t *n, size_t *len) {
+  model_options_t m;
+  memset(&m, 0, sizeof m);
+  m.n_sizes = d->n_layers + 1;
+  for (int32_t l = 0; l < d->n_layers; ++l) m.sizes[l] = d->layers[l].in;
+  m.sizes[d->n_layers] = d->layers[d->n_layers - 1].out;
+  m.activation = AIMC_ACT_SIGMOID, m.algorithm = sn->kind, m.device = sn->device, m.io = -1;
+  m.seeds = d->seeds, m.seed = d->seed, m.max_tile = d->max_tile_size, m.batch = 6;
+  m.lr = d->learning_rate;
+  m.n_sweeps = d->n_sweeps;
+  for (int32_t s = 0; s < d->n_sweeps; ++s) m.sweeps[s] = d->sweeps[s];
+  if (sn->kind == AIMC_ALGO_SGD) { /* the step schedule: a division by step_every */
+    m.schedule = SCHEDULE_STEP, m.step_every = 2, m.step_factor = 0.5f;
+    m.n_sets = 1;
+    snprintf(m.sets[0].field, AIMC_FIELD_LEN, "forward.out_noise");
+    m.sets[0].value = 0.01;
+  }
+  history_t h;
+  int32_t K;
+  aimc_network_replicas(n, &K);
+  if (!history_init(&h, K, 2)) {
+    history_free(&h);
+    return NULL;
+  }
+  h.epochs = 2;
+  for (int32_t e = 0; e < 2; ++e) {
+    h.epoch[e].seconds = 0.5 + e, h.epoch[e].lr = m.lr;
+    for (int32_t k = 0; k < K; ++k) {
+      replica_result_t *r = &h.rep[e * K + k];
+      r->loss = 1.5f - 0.25f * (float)e, r->accuracy = 50.0f + (float)k;
+      r->pulses_per_weight = 3.0f * (float)(e + 1);
+    }
+  }
+  void *block = resume_block_encode(&m, &h, len);
+  history_free(&h);
+  return block;
+}
 
 static int write_seed(aimc_context_t *ctx, const seed_net_t *sn, const char *dir) {
   aimc_tile_config_t cfg;
@@ -83,10 +127,12 @@ static int write_seed(aimc_context_t *ctx, const seed_net_t *sn, const char *dir
     }
   }
   if (sn->kind == AIMC_ALGO_SGD) aimc_network_set_learning_rate(n, 0.05f); /* a schedule */
-  char path[512], user[64];
+  char path[512];
   snprintf(path, sizeof path, "%s/seed-%s.ckpt", dir, sn->name);
-  snprintf(user, sizeof user, "seed %s", sn->name);
-  aimc_status_t s = aimc_network_save(n, path, user, strlen(user));
+  size_t len = 0;
+  void *user = trainer_block(sn, &d, n, &len);
+  aimc_status_t s = user ? aimc_network_save(n, path, user, len) : AIMC_ERR_OUT_OF_MEMORY;
+  free(user);
   aimc_network_destroy(n);
   if (s != AIMC_OK) {
     fprintf(stderr, "%s: %s\n", path, aimc_last_error());
