@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes the checkpoint loader (aimc_network_load) with libFuzzer under
-# AddressSanitizer and UndefinedBehaviorSanitizer.
+# Fuzzes the checkpoint loader (aimc_network_load) and aimc-train's
+# validation of its own block in a checkpoint (apps/train/resume_block.c) with
+# libFuzzer under AddressSanitizer and UndefinedBehaviorSanitizer.
 #
 # Usage: bash scripts/fuzz.sh [seconds]      (default 300)
 #
@@ -46,12 +47,15 @@ CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAIMC_SANITIZ
   -DAIMC_CUDA=OFF -DAIMC_BUILD_TESTS=OFF -DAIMC_BUILD_BENCH=OFF -DAIMC_BUILD_APPS=OFF \
   -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" >/dev/null
 cmake --build "$build" --target aimc_static -j"$jobs" >/dev/null
-flags=(-std=c11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror -Iinclude -I.)
+flags=(-std=c11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror -Iinclude -I. -Iapps/train)
+# aimc-train's block codec (and what it calls), linked into both programs
+train=(apps/train/resume_block.c apps/train/options.c apps/train/report.c)
 libs=("$build/libaimc.a" -lz -lm -fopenmp)
 clang "${flags[@]}" -DAIMC_LIBFUZZER -fsanitize=fuzzer,address,undefined \
-  -fno-sanitize-recover=all tests/fuzz/fuzz_checkpoint.c "${libs[@]}" -o "$build/fuzz_checkpoint"
+  -fno-sanitize-recover=all tests/fuzz/fuzz_checkpoint.c "${train[@]}" "${libs[@]}" \
+  -o "$build/fuzz_checkpoint"
 clang "${flags[@]}" -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
-  tests/fuzz/make_corpus.c "${libs[@]}" -o "$build/make_corpus"
+  tests/fuzz/make_corpus.c "${train[@]}" "${libs[@]}" -o "$build/make_corpus"
 
 # Seeds: regenerated (they follow the build's data layout), then the corpus.
 rm -rf "$work/seeds"
