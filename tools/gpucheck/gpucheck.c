@@ -8,8 +8,9 @@
  *    same seeds, compared bit for bit), compiled here against a Criterion
  *    stand-in (shim/criterion/criterion.h) and run one after another in this
  *    process, so that compute-sanitizer sees one process.
- * 2. Timings: a short list of rows (update, forward, backward at a few shapes)
- *    against a device-to-device copy measured in the same run, host clock
+ * 2. Timings: a short list of rows (update, forward, backward at a few shapes,
+ *    reads also in the fast read mode) against a device-to-device copy measured
+ *    in the same run, host clock
  *    around aimc_context_synchronize (the median of 3 groups of calls).
  * 3. One summary table on stdout (progress and failures on stderr).
  *
@@ -286,19 +287,23 @@ typedef struct row {
   op_t op;
   int64_t n;
   int rows, cols, batch;
+  int fast; /* reads in the context's fast read mode (cuBLAS products) */
 } row_t;
 
 /* On a GPU: batch 1 and 16 updates and reads at 1024 tiles of 256x256 (W 256 MiB,
  * beyond L2), the read at batch 128 (cuBLAS territory), and one 512x512 shape.
  * Small: shapes the emulation and compute-sanitizer get through in seconds. */
 static const row_t gpu_rows[] = {
-    {OP_UPDATE, 1024, 256, 256, 1},    {OP_UPDATE, 1024, 256, 256, 16},
-    {OP_FORWARD, 1024, 256, 256, 1},   {OP_FORWARD, 1024, 256, 256, 16},
-    {OP_FORWARD, 1024, 256, 256, 128}, {OP_BACKWARD, 1024, 256, 256, 16},
-    {OP_UPDATE, 64, 512, 512, 16},     {OP_FORWARD, 64, 512, 512, 16},
+    {OP_UPDATE, 1024, 256, 256, 1, 0},    {OP_UPDATE, 1024, 256, 256, 16, 0},
+    {OP_FORWARD, 1024, 256, 256, 1, 0},   {OP_FORWARD, 1024, 256, 256, 16, 0},
+    {OP_FORWARD, 1024, 256, 256, 128, 0}, {OP_BACKWARD, 1024, 256, 256, 16, 0},
+    {OP_FORWARD, 1024, 256, 256, 16, 1}, {OP_FORWARD, 1024, 256, 256, 128, 1},
+    {OP_UPDATE, 64, 512, 512, 16, 0},     {OP_FORWARD, 64, 512, 512, 16, 0},
 };
-static const row_t small_rows[] = {
-    {OP_UPDATE, 2, 32, 48, 2}, {OP_FORWARD, 2, 32, 48, 2}, {OP_BACKWARD, 2, 32, 48, 2}};
+static const row_t small_rows[] = {{OP_UPDATE, 2, 32, 48, 2, 0},
+                                   {OP_FORWARD, 2, 32, 48, 2, 0},
+                                   {OP_BACKWARD, 2, 32, 48, 2, 0},
+                                   {OP_FORWARD, 2, 32, 48, 2, 1}};
 
 typedef struct bench {
   aimc_context_t *ctx;
@@ -412,8 +417,8 @@ done:
 static int bench_row(const bench_t *b, const row_t *r, double copy_gbs) {
   char item[64], why[256] = "";
   size_t why_len = sizeof why;
-  snprintf(item, sizeof item, "%s %lldx%dx%d b%d", op_names[r->op], (long long)r->n, r->rows,
-           r->cols, r->batch);
+  snprintf(item, sizeof item, "%s%s %lldx%dx%d b%d", op_names[r->op], r->fast ? "-fast" : "",
+           (long long)r->n, r->rows, r->cols, r->batch);
   aimc_tiles_t *t = NULL;
   float *x = NULL, *d = NULL, *w = NULL, *y = NULL;
   double ms = 0;
@@ -435,8 +440,10 @@ static int bench_row(const bench_t *b, const row_t *r, double copy_gbs) {
   BENCH_CK(upload_uniform(b->ctx, &x, nx, 1, 1.0f));
   BENCH_CK(upload_uniform(b->ctx, &d, nd, 2, 1.0f));
   BENCH_CK(aimc_malloc(b->ctx, (void **)&y, (nx > nd ? nx : nd) * sizeof(float)));
+  BENCH_CK(aimc_context_set_read_mode(b->ctx, r->fast ? AIMC_READ_FAST : AIMC_READ_EXACT));
   ms = time_row(b, t, r, x, d, y, &calls, why, why_len);
 done:
+  aimc_context_set_read_mode(b->ctx, AIMC_READ_EXACT);
   if (ms > 0 && !why[0]) {
     double gbs = op_bytes(r) / (ms * 1e-3) / 1e9;
     summary_row(item, "timed", "%.4g ms/call, %.1f GB/s = %.1f%% of copy (%d calls)", ms, gbs,
@@ -480,7 +487,8 @@ static int run_bench(const options_t *o) {
   size_t n_rows = o->small ? sizeof small_rows / sizeof small_rows[0]
                            : sizeof gpu_rows / sizeof gpu_rows[0];
   for (size_t i = 0; i < n_rows; ++i) {
-    fprintf(stderr, "[ TIME ] %s %lldx%dx%d batch %d\n", op_names[rows[i].op],
+    fprintf(stderr, "[ TIME ] %s%s %lldx%dx%d batch %d\n", op_names[rows[i].op],
+            rows[i].fast ? "-fast" : "",
             (long long)rows[i].n, rows[i].rows, rows[i].cols, rows[i].batch);
     failed += bench_row(&b, &rows[i], copy_gbs);
   }
