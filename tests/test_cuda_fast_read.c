@@ -208,6 +208,19 @@ Test(fast_read, within_bound_of_exact) {
   fr_free(&f);
 }
 
+/* Perfect IO (out_scale W x and nothing else): within the bound, both ways. */
+Test(fast_read, perfect_io_within_bound) {
+  fr_data_t f = fr_data(2, 31, 45, 4, 17);
+  CK(aimc_io_desc_default(&f.td.config.forward, AIMC_IO_PERFECT));
+  CK(aimc_io_desc_default(&f.td.config.backward, AIMC_IO_PERFECT));
+  for (int dir = 0; dir < 2; ++dir) {
+    fr_read_t r = {&f.td, f.w, dir == 0 ? f.x : f.d, (aimc_direction_t)dir, 4};
+    size_t differ = fr_expect_bound(&r, AIMC_READ_FAST, dir == 0 ? "perfect forward" : "perfect backward");
+    cr_assert_gt(differ, 0, "no output differs from exact: did the fast path run?");
+  }
+  fr_free(&f);
+}
+
 /* With noise (output noise with a per-output spread, additive weight noise,
  * input noise, worst-case bound management hitting a low bound: AbsMaxNPSum)
  * but no quantisation: the same random numbers, so still within the bound. */

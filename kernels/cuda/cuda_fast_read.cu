@@ -122,7 +122,11 @@ __global__ void fast_prepare(fast_args_t f) {
     fast_sample_t *e = &f.sample[item];
     if (p->perfect) { /* one pass of the plain product */
       for (int64_t j = threadIdx.x; j < n_in; j += blockDim.x) v[j] = f.pass == 0 ? x[j] : 0.0f;
-      if (f.pass == 0 && threadIdx.x == 0) e->active = 1;
+      if (f.pass == 0 && threadIdx.x == 0) { /* every field: initcheck reads them all */
+        fast_sample_t one = {};
+        one.active = 1;
+        *e = one;
+      }
       __syncthreads();
       continue;
     }
