@@ -11,7 +11,8 @@
 #
 # AIMC_BENCH_COMMIT names the commit where the tree has no .git (a copied tree);
 # AIMC_BUILD_DIR an existing build folder (built there as configured, when it
-# holds a CMakeCache.txt); AIMC_BENCH_OUT the results file's path.
+# holds a CMakeCache.txt); AIMC_BENCH_OUT the results file's path; AIMC_BENCH_TMP a
+# folder for the raw outputs, kept (else a temporary one, removed).
 # Without a GPU it stops with a message and a non-zero status, writing nothing.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -35,8 +36,15 @@ slug=$(echo "$gpu_name" | tr '[:upper:]' '[:lower:]' | sed 's/[^a-z0-9]\{1,\}/-/
 if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH=/usr/local/cuda/bin:$PATH
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+if [ -n "${AIMC_BENCH_TMP:-}" ]; then
+  # kept: the CSV rows and progress written so far survive a run killed at its
+  # timeout (scripts/gpu_check.sh packs this folder with its logs)
+  tmp=$AIMC_BENCH_TMP
+  mkdir -p "$tmp" || die "cannot create AIMC_BENCH_TMP=$tmp"
+else
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+fi
 build=${AIMC_BUILD_DIR:-build} # an existing build folder may be named
 build_flags=(-DCMAKE_BUILD_TYPE=Release)
 echo "run_gpu.sh: building bench_gpu in $build/" >&2

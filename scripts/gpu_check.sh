@@ -172,7 +172,7 @@ summary() {
   for f in "$logs"/sanitize-*.log; do
     [ -e "$f" ] || continue
     [ -n "${sane_header:-}" ] || { echo; echo "## compute-sanitizer (aimc-gpucheck --small --no-bench)"; echo; sane_header=1; }
-    echo "- $(basename "$f" .log | sed 's/^sanitize-//'): $(grep -a 'ERROR SUMMARY' "$f" | tail -n 1 || true)" \
+    echo "- $(basename "$f" .log | sed 's/^sanitize-//'): $(grep -a 'ERROR SUMMARY' "$f" | tail -n 1 | sed 's/^=* *//')," \
          "$(grep -ac '^\[  OK  \]' "$f") tests ok, $(grep -ac '^\[FAILED\]' "$f") failed"
   done
   unset sane_header
@@ -289,7 +289,7 @@ stage_sanitize() {
       *) verdict=FAILED; fail ;;
     esac
     record "sanitize ${tools[$i]}" "$verdict" $(($(date +%s) - t0)) \
-      "exit $rc; $(grep -a 'ERROR SUMMARY' "$logs/sanitize-${tools[$i]}.log" | tail -n 1); $(grep -ac '^\[  OK  \]' "$logs/sanitize-${tools[$i]}.log") tests ok"
+      "exit $rc; $(grep -a 'ERROR SUMMARY' "$logs/sanitize-${tools[$i]}.log" | tail -n 1 | sed 's/^=* *//'); $(grep -ac '^\[  OK  \]' "$logs/sanitize-${tools[$i]}.log") tests ok"
     pack
   done
 }
@@ -304,14 +304,16 @@ stage_bench() {
   t0=$(date +%s)
   # shellcheck disable=SC2086 # the grid's options
   timed "$limit" "$logs/bench.log" env AIMC_BUILD_DIR="$build" AIMC_BENCH_COMMIT="$commit" \
-    AIMC_BENCH_OUT="$logs/bench.md" AIMC_BENCH_LD_PATH="$bundle_lib" bash bench/run_gpu.sh $grid
+    AIMC_BENCH_OUT="$logs/bench.md" AIMC_BENCH_TMP="$logs/bench-raw" AIMC_BENCH_LD_PATH="$bundle_lib" \
+    bash bench/run_gpu.sh $grid
   local verdict=ok
   case $rc in
     0) ;;
     124|137) verdict=TIMEOUT; fail ;;
     *) verdict=FAILED; fail ;;
   esac
-  record bench "$verdict" $(($(date +%s) - t0)) "exit $rc; bench/run_gpu.sh $grid"
+  record bench "$verdict" $(($(date +%s) - t0)) \
+    "exit $rc; bench/run_gpu.sh $grid; $(grep -c ',ok,' "$logs/bench-raw/aimc.csv" 2>/dev/null || echo 0) aimc rows ok (bench-raw/ has the rows so far)"
 }
 
 # ---- Run ---------------------------------------------------------------------------------
