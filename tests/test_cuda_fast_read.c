@@ -31,6 +31,7 @@ typedef struct fr_read {
   const float *in;
   aimc_direction_t dir;
   int64_t batch;
+  int64_t shared; /* 1: one input batch shared by every tile (aimc_tiles_mvm_ex stride 0) */
 } fr_read_t;
 
 static int64_t fr_n_in(const fr_read_t *r) {
@@ -50,12 +51,14 @@ static void fr_run(const fr_read_t *r, aimc_backend_t backend, aimc_read_mode_t 
   aimc_tiles_t *t = NULL;
   CK(aimc_tiles_create(ctx, r->td, &t));
   int64_t nt = r->td->n_tiles, nw = nt * r->td->rows * r->td->cols;
-  int64_t n_in = nt * r->batch * fr_n_in(r), n_out = nt * r->batch * fr_n_out(r);
+  int64_t n_in = (r->shared ? 1 : nt) * r->batch * fr_n_in(r), n_out = nt * r->batch * fr_n_out(r);
   float *w = ctx_upload(ctx, r->w, (size_t)nw * sizeof(float));
   CK(aimc_tiles_set_weights(t, w));
   float *in = ctx_upload(ctx, r->in, (size_t)n_in * sizeof(float));
   float *o = ctx_sentinel_floats(ctx, (size_t)n_out);
-  if (r->dir == AIMC_FORWARD)
+  if (r->shared)
+    CK(aimc_tiles_mvm_ex(t, r->dir, in, 0, o, r->batch));
+  else if (r->dir == AIMC_FORWARD)
     CK(aimc_tiles_forward(t, in, o, r->batch));
   else
     CK(aimc_tiles_backward(t, in, o, r->batch));
@@ -82,7 +85,8 @@ static void fr_reference(const fr_read_t *r, double *abs_sum, double *plain) {
         double a = 0, p = 0;
         for (int64_t j = 0; j < n_in; ++j) {
           int64_t i = r->dir == AIMC_FORWARD ? o : j, c = r->dir == AIMC_FORWARD ? j : o;
-          double wv = r->w[(t * rows + i) * cols + c], xv = r->in[(t * r->batch + b) * n_in + j];
+          double wv = r->w[(t * rows + i) * cols + c];
+          double xv = r->in[((r->shared ? 0 : t) * r->batch + b) * n_in + j];
           a += fabs(wv) * fabs(xv);
           p += wv * xv;
         }
@@ -178,7 +182,7 @@ Test(fast_read, mode_api) {
 Test(fast_read, exact_mode_and_cpu_unchanged) {
   fr_data_t f = fr_data(3, 37, 53, 5, 11);
   for (int dir = 0; dir < 2; ++dir) {
-    fr_read_t r = {&f.td, f.w, dir == 0 ? f.x : f.d, (aimc_direction_t)dir, 5};
+    fr_read_t r = {&f.td, f.w, dir == 0 ? f.x : f.d, (aimc_direction_t)dir, 5, 0};
     size_t n = (size_t)(3 * 5 * fr_n_out(&r));
     float *cpu = test_alloc(n), *cpu_fast = test_alloc(n), *dev = test_alloc(n);
     fr_run(&r, AIMC_BACKEND_CPU, AIMC_READ_EXACT, cpu, NULL);
@@ -200,7 +204,7 @@ Test(fast_read, within_bound_of_exact) {
   f.td.config.forward.out_noise = f.td.config.backward.out_noise = 0.0f;
   for (int dir = 0; dir < 2; ++dir)
     for (int m = AIMC_READ_FAST; m <= AIMC_READ_FAST_TF32; ++m) {
-      fr_read_t r = {&f.td, f.w, dir == 0 ? f.x : f.d, (aimc_direction_t)dir, 5};
+      fr_read_t r = {&f.td, f.w, dir == 0 ? f.x : f.d, (aimc_direction_t)dir, 5, 0};
       char what[64];
       snprintf(what, sizeof what, "%s, %s", dir == 0 ? "forward" : "backward",
                m == AIMC_READ_FAST ? "fast" : "fast TF32");
@@ -210,13 +214,24 @@ Test(fast_read, within_bound_of_exact) {
   fr_free(&f);
 }
 
+/* One input batch shared by all tiles (aimc_tiles_mvm_ex with stride 0), the
+ * default IO without quantisation: within the bound. */
+Test(fast_read, shared_inputs_within_bound) {
+  fr_data_t f = fr_data(3, 26, 34, 4, 18);
+  fr_unquantised(&f.td.config.forward);
+  fr_read_t r = {&f.td, f.w, f.x, AIMC_FORWARD, 4, 1};
+  size_t differ = fr_expect_bound(&r, AIMC_READ_FAST, "shared inputs");
+  cr_assert_gt(differ, 0, "no output differs from exact: did the fast path run?");
+  fr_free(&f);
+}
+
 /* Perfect IO (out_scale W x and nothing else): within the bound, both ways. */
 Test(fast_read, perfect_io_within_bound) {
   fr_data_t f = fr_data(2, 31, 45, 4, 17);
   CK(aimc_io_desc_default(&f.td.config.forward, AIMC_IO_PERFECT));
   CK(aimc_io_desc_default(&f.td.config.backward, AIMC_IO_PERFECT));
   for (int dir = 0; dir < 2; ++dir) {
-    fr_read_t r = {&f.td, f.w, dir == 0 ? f.x : f.d, (aimc_direction_t)dir, 4};
+    fr_read_t r = {&f.td, f.w, dir == 0 ? f.x : f.d, (aimc_direction_t)dir, 4, 0};
     size_t differ = fr_expect_bound(&r, AIMC_READ_FAST, dir == 0 ? "perfect forward" : "perfect backward");
     cr_assert_gt(differ, 0, "no output differs from exact: did the fast path run?");
   }
@@ -236,7 +251,7 @@ Test(fast_read, noisy_unquantised_within_bound) {
   io->out_noise_std = 0.2f;
   io->w_noise_type = AIMC_W_NOISE_ADDITIVE_CONSTANT;
   io->w_noise = 0.02f;
-  fr_read_t r = {&f.td, f.w, f.x, AIMC_FORWARD, 6};
+  fr_read_t r = {&f.td, f.w, f.x, AIMC_FORWARD, 6, 0};
   fr_expect_bound(&r, AIMC_READ_FAST, "noisy forward");
   uint64_t pe = 0, pf = 0;
   size_t n = (size_t)(2 * 6 * 29);
@@ -256,7 +271,7 @@ Test(fast_read, pcm_read_noise_stays_exact) {
   fr_data_t f = fr_data(2, 19, 23, 3, 14);
   f.td.config.forward.w_noise_type = AIMC_W_NOISE_PCM_READ;
   f.td.config.forward.w_noise = 0.03f;
-  fr_read_t r = {&f.td, f.w, f.x, AIMC_FORWARD, 3};
+  fr_read_t r = {&f.td, f.w, f.x, AIMC_FORWARD, 3, 0};
   size_t n = (size_t)(2 * 3 * 19);
   float *cpu = test_alloc(n), *dev = test_alloc(n);
   fr_run(&r, AIMC_BACKEND_CPU, AIMC_READ_EXACT, cpu, NULL);
@@ -277,7 +292,7 @@ Test(fast_read, default_io_noise_statistics) {
   int64_t nt = 4, b = 32;
   int32_t rows = 48, cols = 64;
   fr_data_t f = fr_data(nt, rows, cols, b, 15);
-  fr_read_t r = {&f.td, f.w, f.x, AIMC_FORWARD, b};
+  fr_read_t r = {&f.td, f.w, f.x, AIMC_FORWARD, b, 0};
   size_t n = (size_t)(nt * b * rows);
   float *e = test_alloc(n), *g = test_alloc(n);
   double *abs_sum = calloc(n, sizeof(double)), *plain = calloc(n, sizeof(double));
@@ -310,7 +325,7 @@ Test(fast_read, default_io_noise_statistics) {
 Test(fast_read, zero_inputs) {
   fr_data_t f = fr_data(2, 17, 21, 3, 16);
   memset(f.x, 0, sizeof(float) * 2 * 3 * 21);
-  fr_read_t r = {&f.td, f.w, f.x, AIMC_FORWARD, 3};
+  fr_read_t r = {&f.td, f.w, f.x, AIMC_FORWARD, 3, 0};
   size_t n = (size_t)(2 * 3 * 17);
   float *e = test_alloc(n), *g = test_alloc(n);
   uint64_t pe = 0, pf = 0;
