@@ -81,6 +81,7 @@ typedef struct result {
   double err;       /* reads: relative error against cuBLAS (NAN: not finite) */
   double pulses;    /* update: device pulses per weight and sample (-1: unknown) */
   int l2;           /* the data of one call fit in L2 */
+  int fast;         /* reads: the context's fast read mode (cuBLAS products) */
   char note[160];
 } result_t;
 
@@ -118,6 +119,13 @@ static struct {
 } g;
 
 static void print_tables(const char *status_line);
+
+/* The row's operation as the tables and the CSV name it: fast-mode reads
+ * are "forward-fast" and "backward-fast". */
+static const char *row_name(const result_t *r) {
+  if (!r->fast) return op_names[r->op];
+  return r->op == OP_FORWARD ? "forward-fast" : "backward-fast";
+}
 
 static double now(void) {
   struct timespec ts;
@@ -334,14 +342,14 @@ static void add_result(const result_t *r) {
   double gbps = bw(s);
   if (g.csv) {
     fprintf(g.csv, "%s,%lld,%d,%d,%d,%s,%.6f,%.0f,%.3f,%.4f,%.6f,%.4f,%.5f,%.4f,%d,%d,%s\n",
-            op_names[s->op], (long long)s->tiles, s->rows, s->cols, s->batch,
+            row_name(s), (long long)s->tiles, s->rows, s->cols, s->batch,
             status_names[s->status], s->ms, s->bytes, gbps,
             g.copy_gbps > 0 ? gbps / g.copy_gbps : 0.0, s->cublas_ms,
             s->cublas_ms > 0 && s->ms > 0 ? s->cublas_ms / s->ms : 0.0, s->err, s->pulses,
             s->calls, s->l2, s->note);
     fflush(g.csv);
   }
-  fprintf(stderr, "[%7.1f s] %-8s %5lld x %dx%d batch %-4d ", now() - g.t_start, op_names[s->op],
+  fprintf(stderr, "[%7.1f s] %-8s %5lld x %dx%d batch %-4d ", now() - g.t_start, row_name(s),
           (long long)s->tiles, s->rows, s->cols, s->batch);
   if (s->status == ROW_OK) {
     fprintf(stderr, "%10.4f ms  %8.1f GB/s  %5.1f%% of copy", s->ms, gbps,
@@ -398,7 +406,7 @@ static void print_tables(const char *status_line) {
       for (size_t k = 0; k < g.n_results; ++k) {
         const result_t *r = &g.results[k];
         if ((int)r->op != op) continue;
-        printf("| %s | %lld | %dx%d | %d | ", op_names[r->op], (long long)r->tiles, r->rows,
+        printf("| %s | %lld | %dx%d | %d | ", row_name(r), (long long)r->tiles, r->rows,
                r->cols, r->batch);
         if (r->status == ROW_OK) {
           double gb = bw(r);
@@ -683,10 +691,27 @@ static void skip_rows(const options_t *o, int64_t n, int rows, int cols, int b, 
   }
 }
 
+static void run_read_in_mode(const options_t *o, aimc_tiles_t *t, result_t *rp, const float *x,
+                             const float *d, float *w, float *y, float *yref);
+
+/* One read row in the exact or (fast) the fast read mode of the context. */
 static void run_read(const options_t *o, aimc_tiles_t *t, op_t op, int64_t n, int rows, int cols,
-                     int b, const float *x, const float *d, float *w, float *y, float *yref) {
+                     int b, const float *x, const float *d, float *w, float *y, float *yref,
+                     int fast) {
   result_t r;
   row_result(&r, op, n, rows, cols, b);
+  r.fast = fast;
+  AIMC_CHECK(aimc_context_set_read_mode(g.ctx, fast ? AIMC_READ_FAST : AIMC_READ_EXACT));
+  run_read_in_mode(o, t, &r, x, d, w, y, yref);
+  AIMC_CHECK(aimc_context_set_read_mode(g.ctx, AIMC_READ_EXACT));
+}
+
+static void run_read_in_mode(const options_t *o, aimc_tiles_t *t, result_t *rp, const float *x,
+                             const float *d, float *w, float *y, float *yref) {
+  result_t r = *rp;
+  op_t op = r.op;
+  int64_t n = r.tiles;
+  int rows = r.rows, cols = r.cols, b = r.batch;
   /* the updates move the weights: the reference reads what the tiles hold now */
   aimc_status_t s = aimc_tiles_get_weights(t, w);
   if (s != AIMC_OK) {
@@ -828,8 +853,12 @@ static void run_tiles(const options_t *o, int64_t n, int rows, int cols, uint64_
     for (int k = 0; k < o->n_batches && s == AIMC_OK; ++k) {
       int b = o->batches[k];
       if (b > maxb) continue;
-      if (o->ops[OP_FORWARD]) run_read(o, t, OP_FORWARD, n, rows, cols, b, x, d, w, y, yref);
-      if (o->ops[OP_BACKWARD]) run_read(o, t, OP_BACKWARD, n, rows, cols, b, x, d, w, y, yref);
+      for (int fast = 0; fast < 2; ++fast) { /* both read modes */
+        if (o->ops[OP_FORWARD])
+          run_read(o, t, OP_FORWARD, n, rows, cols, b, x, d, w, y, yref, fast);
+        if (o->ops[OP_BACKWARD])
+          run_read(o, t, OP_BACKWARD, n, rows, cols, b, x, d, w, y, yref, fast);
+      }
       if (o->ops[OP_UPDATE]) run_update(o, t, n, rows, cols, b, x, d, stats);
     }
     free(stats);

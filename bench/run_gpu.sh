@@ -9,7 +9,10 @@
 #   bash bench/run_gpu.sh --tiles 1,64 --batches 1,16   # a short run: options go
 #                                              # to both programs; the file gets -short
 #
-# AIMC_BENCH_COMMIT names the commit where the tree has no .git (a copied tree).
+# AIMC_BENCH_COMMIT names the commit where the tree has no .git (a copied tree);
+# AIMC_BUILD_DIR an existing build folder (built there as configured, when it
+# holds a CMakeCache.txt); AIMC_BENCH_OUT the results file's path; AIMC_BENCH_TMP a
+# folder for the raw outputs, kept (else a temporary one, removed).
 # Without a GPU it stops with a message and a non-zero status, writing nothing.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -33,12 +36,27 @@ slug=$(echo "$gpu_name" | tr '[:upper:]' '[:lower:]' | sed 's/[^a-z0-9]\{1,\}/-/
 if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH=/usr/local/cuda/bin:$PATH
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+if [ -n "${AIMC_BENCH_TMP:-}" ]; then
+  # kept: the CSV rows and progress written so far survive a run killed at its
+  # timeout (scripts/gpu_check.sh packs this folder with its logs)
+  tmp=$AIMC_BENCH_TMP
+  mkdir -p "$tmp" || die "cannot create AIMC_BENCH_TMP=$tmp"
+else
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+fi
 build=${AIMC_BUILD_DIR:-build} # an existing build folder may be named
 build_flags=(-DCMAKE_BUILD_TYPE=Release)
 echo "run_gpu.sh: building bench_gpu in $build/" >&2
-if ! { cmake -S . -B "$build" "${build_flags[@]}" &&
+if [ -n "${AIMC_BUILD_DIR:-}" ] && [ -f "$build/CMakeCache.txt" ]; then
+  # a folder configured already (scripts/gpu_check.sh's, without the Criterion
+  # tests): build the target there, configured as it is
+  build_flags=("(as configured in $build)")
+  if ! cmake --build "$build" -j"$(nproc)" --target bench_gpu >"$tmp/build.log" 2>&1; then
+    tail -n 40 "$tmp/build.log" >&2
+    die "could not build bench_gpu in $build"
+  fi
+elif ! { cmake -S . -B "$build" "${build_flags[@]}" &&
   cmake --build "$build" -j"$(nproc)" --target bench_gpu; } >"$tmp/build.log" 2>&1; then
   tail -n 15 "$tmp/build.log" >&2
   # the tests need Criterion and the apps more: a machine without them still builds the bench
@@ -55,7 +73,9 @@ bin=$build/bench/bench_gpu
 
 # ---- Run ----------------------------------------------------------------------
 echo "run_gpu.sh: $bin $*" >&2
-"$bin" --csv "$tmp/aimc.csv" "$@" 2>&1 >"$tmp/aimc.md" | tee "$tmp/aimc.err" >&2
+# AIMC_BENCH_LD_PATH: libraries for bench_gpu alone (scripts/gpu_bundle.sh's zlib), not python3
+LD_LIBRARY_PATH="${AIMC_BENCH_LD_PATH:+$AIMC_BENCH_LD_PATH:}${LD_LIBRARY_PATH:-}" \
+  "$bin" --csv "$tmp/aimc.csv" "$@" 2>&1 >"$tmp/aimc.md" | tee "$tmp/aimc.err" >&2
 rc=${PIPESTATUS[0]}
 if [ "$rc" -eq 77 ]; then
   die "bench_gpu could not use the GPU (exit 77: $(tail -n1 "$tmp/aimc.err")): no results written"
@@ -111,13 +131,13 @@ targets() {
         }
       verdict("forward and backward at batch <= 16 >= 50% of the floor of reading W once (W bytes / copy bandwidth over the time), >= 1024 tiles",
               j, j ? sprintf("%.1f%%", 100 * f[wk]) : "", j ? row(wk) : "", j && f[wk] >= 0.5)
-      # 3. forward at batch 128 >= 70% of cuBLAS SgemmStridedBatched alone
+      # 3. fast-mode forward at batch 128 >= 70% of cuBLAS SgemmStridedBatched alone
       j = 0; wk = 0
       for (k = 1; k <= n; k++)
-        if (op[k] == "forward" && b[k] == 128 && nt[k] >= 1024 && cub[k] > 0) {
+        if (op[k] == "forward-fast" && b[k] == 128 && nt[k] >= 1024 && cub[k] > 0) {
           j++; if (wk == 0 || cub[k] < cub[wk]) wk = k
         }
-      verdict("forward at batch 128 >= 70% of cuBLAS SgemmStridedBatched alone (cuBLAS time / aimc time), >= 1024 tiles",
+      verdict("fast-mode forward at batch 128 >= 70% of cuBLAS SgemmStridedBatched alone (cuBLAS time / aimc time), >= 1024 tiles",
               j, j ? sprintf("%.1f%%", 100 * cub[wk]) : "", j ? row(wk) : "", j && cub[wk] >= 0.7)
       # 4. update >= 10x the PyTorch baseline at 1024 tiles
       j = 0; wk = 0
@@ -141,8 +161,9 @@ if git status --porcelain --untracked-files=no 2>/dev/null | grep -q .; then
 fi
 suffix=""
 [ $# -gt 0 ] && suffix="-short"
-mkdir -p bench/results
-out=bench/results/gpu-${slug}-$(date -u +%Y%m%d)${suffix}.md
+# AIMC_BENCH_OUT: another path for the results file (scripts/gpu_check.sh's logs)
+out=${AIMC_BENCH_OUT:-bench/results/gpu-${slug}-$(date -u +%Y%m%d)${suffix}.md}
+mkdir -p "$(dirname "$out")"
 copy=$(awk -F, '$1 == "copy" { print $9 }' "$tmp/aimc.csv")
 {
   echo "# GPU benchmark"

@@ -186,6 +186,26 @@ aimc_status_t aimc_context_get_cuda_stream(const aimc_context_t *ctx, void **str
   return AIMC_OK;
 }
 
+/* ---- Read mode (exact or fast; see aimc.h) ---- */
+
+aimc_status_t aimc_context_set_read_mode(aimc_context_t *ctx, aimc_read_mode_t mode) {
+  if (!ctx) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "ctx is NULL");
+  if ((int)mode < AIMC_READ_EXACT || (int)mode > AIMC_READ_FAST_TF32)
+    return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
+                      "mode = %d is out of range [%d (AIMC_READ_EXACT), %d (AIMC_READ_FAST_TF32)]",
+                      (int)mode, AIMC_READ_EXACT, AIMC_READ_FAST_TF32);
+  ctx->read_mode = (int32_t)mode;
+  return AIMC_OK;
+}
+
+aimc_status_t aimc_context_get_read_mode(const aimc_context_t *ctx, aimc_read_mode_t *mode) {
+  if (!ctx) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "ctx is NULL");
+  if (!mode)
+    return aimc_error((aimc_context_t *)ctx, AIMC_ERR_INVALID_ARGUMENT, "mode (output) is NULL");
+  *mode = (aimc_read_mode_t)ctx->read_mode;
+  return AIMC_OK;
+}
+
 aimc_status_t aimc_malloc(aimc_context_t *ctx, void **ptr, size_t bytes) {
   if (!ctx) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "ctx is NULL");
   if (!ptr) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "ptr (output pointer) is NULL");

@@ -22,6 +22,7 @@ struct aimc_context {
   int32_t cuda_device;
   uint64_t n_batches_created; /* derives seeds of batches created without one */
   void *backend_data;         /* CUDA: stream, cuBLAS handle */
+  int32_t read_mode;          /* aimc_read_mode_t (aimc_context_set_read_mode) */
   char last_error[AIMC_ERROR_LEN];
 };
 

@@ -121,6 +121,27 @@ AIMC_API int aimc_cuda_available(void);
 AIMC_API aimc_status_t aimc_context_set_cuda_stream(aimc_context_t *ctx, void *stream);
 AIMC_API aimc_status_t aimc_context_get_cuda_stream(const aimc_context_t *ctx, void **stream);
 
+/* How a context computes analog reads (forward, backward, transfer reads).
+ * EXACT (the default): the products in a fixed order, bit-identical across
+ * backends. FAST: CUDA contexts compute the products with cuBLAS
+ * (cublasSgemmStridedBatched, fp32) followed by the same IO epilogue, so a
+ * read may differ from the exact one by summation rounding, at most
+ * 2.02 n eps sum_j |W_ij| |x'_j| per output before the digital rescale (n the
+ * input length, eps 2^-24, x' the prepared inputs), and by one ADC step
+ * where that difference crosses a rounding boundary; the random numbers and
+ * so the noise are the same. FAST_TF32 also lets cuBLAS round the operands
+ * to TF32 (10-bit mantissa): add 2.01 * 2^-10 sum_j |W_ij| |x'_j|. Reads whose IO
+ * uses PCM read noise (sum_j |W_ij| x'_j^2) stay exact. CPU contexts accept
+ * every mode and keep the exact path (their order is already the fast one). */
+typedef enum aimc_read_mode {
+  AIMC_READ_EXACT = 0,
+  AIMC_READ_FAST = 1,
+  AIMC_READ_FAST_TF32 = 2
+} aimc_read_mode_t;
+AIMC_API aimc_status_t aimc_context_set_read_mode(aimc_context_t *ctx, aimc_read_mode_t mode);
+AIMC_API aimc_status_t aimc_context_get_read_mode(const aimc_context_t *ctx,
+                                                  aimc_read_mode_t *mode);
+
 /* Memory in the context's memory space. */
 typedef enum aimc_copy_kind {
   AIMC_COPY_HOST_TO_CONTEXT = 0,

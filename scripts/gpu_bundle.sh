@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Prepares, on this (Debian) machine, what the GPU machine lent by the
-# workplace's device tool lacks to build and run the test suites: Criterion
-# with its libraries and zlib's header, extracted from Debian's packages into
-# .gpu/root (ignored by git; give it to the device tool's `carry`). That
-# machine reaches no package registry, so nothing can be installed there.
+# Prepares, on this (Debian) machine, the one build dependency a bare GPU
+# machine lent by the workplace's device tool may lack: zlib's header and
+# development library (find_package(ZLIB REQUIRED); whether that image has
+# zlib1g-dev is unchecked), extracted from Debian's packages into .gpu/root
+# (ignored by git; name ".gpu" in the device tool's `carry`). That machine
+# reaches no package registry. scripts/gpu_check.sh points CMake at it when
+# present. Criterion is no longer carried: aimc-gpucheck (tools/gpucheck/)
+# runs the CUDA agreement tests without it.
 #
 # Usage: bash scripts/gpu_bundle.sh        then carry [".gpu"] to gpu_check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+exclude=$(git rev-parse --git-path info/exclude)
+mkdir -p "$(dirname "$exclude")"
+grep -qx '/.gpu/' "$exclude" 2>/dev/null || echo '/.gpu/' >>"$exclude"
 rm -rf .gpu
 mkdir -p .gpu/debs .gpu/root
-pkgs=(libcriterion3 libcriterion-dev libgit2-1.5 libhttp-parser2.9 libmbedcrypto7 libmbedtls14
-      libmbedx509-1 libssh2-1 libnanomsg5 libffi8 zlib1g zlib1g-dev)
+pkgs=(zlib1g zlib1g-dev)
 (cd .gpu/debs && apt-get download "${pkgs[@]}" >/dev/null)
 for d in .gpu/debs/*.deb; do dpkg -x "$d" .gpu/root; done
 rm -rf .gpu/debs .gpu/root/usr/share

@@ -25,6 +25,7 @@ typedef struct aimc_cuda_ctx {
   cudaStream_t stream; /* where work goes: own, or the caller's */
   void *work;          /* scratch of the operation in flight (stream-ordered reuse) */
   size_t work_bytes;
+  void *blas;          /* cublasHandle_t of the fast read mode, created on first use */
 } aimc_cuda_ctx_t;
 
 static inline aimc_cuda_ctx_t *aimc_cu(const aimc_context_t *ctx) {
@@ -41,6 +42,13 @@ aimc_status_t aimc_cuda_begin(aimc_context_t *ctx);
 aimc_status_t aimc_cuda_launched(aimc_context_t *ctx, const char *kernel);
 /* Scratch of at least `bytes`, valid until the next operation's call. */
 aimc_status_t aimc_cuda_workspace(aimc_context_t *ctx, size_t bytes, void **out);
+
+/* The fast read mode (cuda_fast_read.cu): whether a read can take it, the
+ * read, and the release of its cuBLAS handle with the context. */
+int aimc_cuda_fast_read_eligible(const aimc_state_t *st, const aimc_mvm_args_t *a);
+aimc_status_t aimc_cuda_fast_read(aimc_context_t *ctx, const aimc_state_t *st,
+                                  const aimc_mvm_args_t *a, aimc_tile_stats_t *stats);
+void aimc_cuda_fast_read_release(aimc_cuda_ctx_t *c);
 
 /* Carves aligned pieces out of a workspace: first with p = NULL to count the
  * bytes, then with the workspace to hand them out. */

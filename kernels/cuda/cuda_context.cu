@@ -86,6 +86,7 @@ void aimc_cuda_shutdown(aimc_context_t *ctx) {
   if (!c) return;
   if (cudaSetDevice(c->device) == cudaSuccess) {
     (void)cudaStreamSynchronize(c->stream);
+    aimc_cuda_fast_read_release(c);
     if (c->work) (void)cudaFree(c->work);
     (void)cudaStreamDestroy(c->own);
   }

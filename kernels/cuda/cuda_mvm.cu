@@ -46,6 +46,9 @@ static int read_group(int64_t batch) {
 
 aimc_status_t aimc_cuda_mvm(aimc_context_t *ctx, const aimc_state_t *st, const aimc_mvm_args_t *a,
                             aimc_tile_stats_t *stats) {
+  /* the fast read mode: cuBLAS products (cuda_fast_read.cu) */
+  if (ctx->read_mode != AIMC_READ_EXACT && aimc_cuda_fast_read_eligible(st, a))
+    return aimc_cuda_fast_read(ctx, st, a, stats);
   aimc_status_t s = aimc_cuda_begin(ctx);
   if (s != AIMC_OK) return s;
   int transposed = a->dir == AIMC_BACKWARD || a->dir == AIMC_TRANSFER_BACKWARD;
