@@ -142,7 +142,22 @@ class TileConfig:
         return self
 
     def to_dict(self):
-        return {n: self[n] for n in field_names()}
+        """Every field by name; arrays element by element ("device.piecewise_up[3]")."""
+        out = {}
+        probe = ctypes.c_double()
+        for n in field_names():
+            if _lib.lib.aimc_tile_config_get(ctypes.byref(self._c), n.encode(),
+                                             ctypes.byref(probe)) == 0:
+                out[n] = probe.value
+                continue
+            i = 0
+            while _lib.lib.aimc_tile_config_get(ctypes.byref(self._c), f"{n}[{i}]".encode(),
+                                                ctypes.byref(probe)) == 0:
+                out[f"{n}[{i}]"] = probe.value
+                i += 1
+            if i == 0:
+                raise _lib.AimcError(-1, f"{n}: the library lists it but cannot read it")
+        return out
 
     def __eq__(self, other):
         return isinstance(other, TileConfig) and bytes(self._c) == bytes(other._c)
