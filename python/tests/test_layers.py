@@ -138,3 +138,9 @@ def test_layer_without_input_gradient_still_updates():
     layer(torch.ones(2, 5)).sum().backward()
     AnalogSGD(layer.parameters(), lr=0.5).step()
     torch.testing.assert_close(layer.weight, w0 - 0.5 * 2 * torch.ones(3, 5), **TOL)
+
+
+def test_input_on_another_device_is_refused():
+    layer = AnalogLinear(3, 2)
+    with pytest.raises(RuntimeError, match="move the model"):
+        layer(torch.ones(1, 3, device="meta"))

@@ -198,6 +198,9 @@ class _AnalogMatmul(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, token, layer):
         grid = layer.analog_tiles
+        if x.device != grid.device:  # a pointer of another memory space would be read
+            raise RuntimeError(f"aimc: input on {x.device}, the layer's tiles on {grid.device}; "
+                               "move the model with .to(device)")
         x = x.to(torch.float32)
         x_tiles = grid.tile_inputs(x)
         y = grid.forward(x_tiles, x.shape[0])
@@ -425,7 +428,7 @@ class AnalogSGD(torch.optim.SGD):
                 ref = getattr(p, "_aimc_layer", None)
                 layer = ref() if ref is not None else None
                 if layer is not None:
-                    layer.analog_step(group["lr"])
+                    layer.analog_step(float(group["lr"]))
                     p.grad = None  # the token carries no value for SGD to change
         super().step()
         return loss
