@@ -55,13 +55,20 @@ def evaluate(model, x, y, batch=500):
     return correct / len(x)
 
 
-def run(name, args, train, test):
+def split_name(entry):
+    """"agad" (on ReRamSB) or "sgd@Idealized": an algorithm and a device preset."""
+    name, _, device = entry.partition("@")
+    return name, device or "ReRamSB"
+
+
+def run(entry, args, train, test):
+    name, device = split_name(entry)
     torch.manual_seed(args.seed)
     model = lenet5()
     if ALGORITHMS[name] is None:
         opt = torch.optim.SGD(model.parameters(), lr=args.lr)
     else:
-        cfg = aimc.TileConfig.preset(ALGORITHMS[name], "ReRamSB")
+        cfg = aimc.TileConfig.preset(ALGORITHMS[name], device)
         convert_to_analog(model, cfg, seed=args.seed)
         opt = AnalogSGD(model.parameters(), lr=args.lr)
     x, y = train
@@ -77,14 +84,15 @@ def run(name, args, train, test):
             opt.step()
         times.append(time.perf_counter() - t0)
         accs.append(evaluate(model, *test))
-        print(f"# {name} epoch {epoch + 1}: test accuracy {accs[-1]:.4f}, "
+        print(f"# {entry} epoch {epoch + 1}: test accuracy {accs[-1]:.4f}, "
               f"{times[-1]:.1f} s", file=sys.stderr, flush=True)
     return accs, times
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--algorithms", default="float,sgd,cttv2,agad")
+    p.add_argument("--algorithms", default="float,sgd,cttv2,agad",
+                   help="comma-separated; name@Device picks another device preset")
     p.add_argument("--train", type=int, default=60000, help="training images used")
     p.add_argument("--test", type=int, default=10000, help="test images used")
     p.add_argument("--epochs", type=int, default=1)
@@ -104,9 +112,10 @@ def main():
           f"{platform.processor() or platform.machine()}; libaimc {aimc.library_path}")
     print("\n| algorithm | device | test accuracy per epoch | seconds per epoch |")
     print("|---|---|---|---|")
-    for name in args.algorithms.split(","):
-        accs, times = run(name, args, train, test)
-        dev = "float (PyTorch)" if ALGORITHMS[name] is None else "ReRamSB preset"
+    for entry in args.algorithms.split(","):
+        accs, times = run(entry, args, train, test)
+        name, device = split_name(entry)
+        dev = "float (PyTorch)" if ALGORITHMS[name] is None else f"{device} preset"
         print(f"| {name} | {dev} | {', '.join(f'{a:.4f}' for a in accs)} | "
               f"{', '.join(f'{t:.1f}' for t in times)} |", flush=True)
 
