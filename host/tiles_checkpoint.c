@@ -121,10 +121,16 @@ static aimc_status_t read_blobs(aimc_tiles_t *t, const char *p, const char *end,
     p += sizeof bl;
     if (bl != blobs[b].bytes || (size_t)(end - p) < bl)
       return corrupt(t->ctx, "a state buffer's size does not match the tiles");
+    /* blobs sit at any byte offset of the block: checked in an aligned copy */
+    void *host = malloc(bl ? (size_t)bl : 1);
+    if (!host) return aimc_error(t->ctx, AIMC_ERR_OUT_OF_MEMORY, "out of host memory");
+    memcpy(host, p, (size_t)bl);
     const char *why = NULL;
-    if (!aimc_tiles_blob_valid(t, &blobs[b], p, &why)) return corrupt(t->ctx, why);
-    aimc_status_t s = t->ctx->ops->copy(t->ctx, blobs[b].ptr, p, blobs[b].bytes,
-                                        AIMC_COPY_HOST_TO_CONTEXT);
+    aimc_status_t s = aimc_tiles_blob_valid(t, &blobs[b], host, &why)
+                          ? t->ctx->ops->copy(t->ctx, blobs[b].ptr, host, blobs[b].bytes,
+                                              AIMC_COPY_HOST_TO_CONTEXT)
+                          : corrupt(t->ctx, why);
+    free(host);
     if (s != AIMC_OK) return s;
     p += bl;
   }

@@ -110,3 +110,21 @@ def test_cuda_layer_equals_cpu_layer_bit_for_bit():
     assert gpu.analog_tiles.ctx._stream == stream.cuda_stream
     back = copy.deepcopy(gpu).cpu()
     assert back.analog_tiles.state_bytes() == cpu.analog_tiles.state_bytes()
+
+
+def test_block_with_a_valid_checksum_but_bad_content_is_refused():
+    """The checksum only catches accidents: the content is checked too. Here
+    a configuration value the library refuses, with the checksum redone."""
+    import struct
+    import zlib
+    layer = model_with(aimc.TileConfig(), seed=2)[3]
+    blob = bytearray(layer.analog_tiles.state_bytes())
+    # where device.dw_min sits in a config: the byte that changes when it is set
+    a, b = aimc.TileConfig(), aimc.TileConfig()
+    b["device.dw_min"] = 0.5
+    off = next(i for i, (x, y) in enumerate(zip(bytes(a._c), bytes(b._c))) if x != y) & ~3
+    header, record = 48, 96  # tiles_block_header_t, tiles_record_t
+    struct.pack_into("<f", blob, header + record + off, -1.0)
+    struct.pack_into("<I", blob, 36, zlib.crc32(bytes(blob[header:])))
+    with pytest.raises(aimc.AimcError, match="tile state block: .*dw_min"):
+        aimc.Tiles.load_state(aimc.context(), bytes(blob))
