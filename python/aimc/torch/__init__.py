@@ -22,7 +22,7 @@ from ..config import TileConfig
 from ..tiles import BACKEND_CPU, BACKEND_CUDA, Tiles, context, cuda_available
 
 __all__ = ["AnalogLinear", "AnalogConv2d", "AnalogSGD", "convert_to_analog", "TileConfig",
-           "analog_layers"]
+           "analog_layers", "sweep", "replicate", "per_replica"]
 
 
 def _block_sizes(n, g):
@@ -48,11 +48,13 @@ def _context_for(device):
 
 class TileGrid:
     """An out x in matrix on a grid of tiles of at most max_tile_size rows and
-    columns (zero-padded to one tile shape, as aimc's networks split layers).
-    Tile (i, j) of the grid is tile i * grid_cols + j of one tile batch."""
+    columns (zero-padded to one tile shape, as aimc's networks split layers),
+    for each of `replicas` replicas, all in one tile batch: tile (i, j) of
+    replica r is tile r * grid + i * grid_cols + j, as in aimc's networks.
+    Data goes in and out as [replicas, batch, features]."""
 
-    def __init__(self, in_features, out_features, config, max_tile_size=512, seed=None,
-                 device="cpu", tile_seeds=None, _tiles=None):
+    def __init__(self, in_features, out_features, configs, max_tile_size=512, seed=None,
+                 device="cpu", tile_seeds=None, replicas=1, _tiles=None):
         self.in_features, self.out_features = in_features, out_features
         self.max_tile_size = max_tile_size
         self.grid_rows = math.ceil(out_features / max_tile_size)
@@ -60,43 +62,49 @@ class TileGrid:
         self.row_sizes = _block_sizes(out_features, self.grid_rows)
         self.col_sizes = _block_sizes(in_features, self.grid_cols)
         self.tile_rows, self.tile_cols = self.row_sizes[0], self.col_sizes[0]
-        self.n_tiles = self.grid_rows * self.grid_cols
+        self.grid = self.grid_rows * self.grid_cols
+        if isinstance(configs, (list, tuple)):
+            replicas = len(configs)
+            configs = [c for c in configs for _ in range(self.grid)]
+        self.replicas = replicas
+        self.n_tiles = replicas * self.grid
         self.device = torch.device(device)
         self.ctx = _context_for(self.device)
         self.tiles = _tiles or Tiles(self.ctx, self.n_tiles, self.tile_rows, self.tile_cols,
-                                     config, seed=seed, tile_seeds=tile_seeds)
+                                     configs, seed=seed, tile_seeds=tile_seeds)
         self.lr = None
 
     @property
     def split(self):
-        return self.n_tiles > 1
+        return self.grid > 1
 
     def _sync_stream(self):
         if self.device.type == "cuda":  # aimc's work queues on PyTorch's current stream
             self.ctx.set_cuda_stream(torch.cuda.current_stream(self.device).cuda_stream)
 
-    # ---- data movement between a [B, n] matrix and [tiles][B][tile n] --------
+    # ---- data movement between [R, B, n] and [tiles][B][tile n] ---------------
     def _scatter(self, m, sizes, tile_n, along_cols):
-        """[B, n] -> [T, B, tile_n]: block k of the features, zero-padded, to every
-        tile of grid column k (along_cols) or grid row k."""
-        B = m.shape[0]
-        blocks = m.new_zeros(len(sizes), B, tile_n)
-        for k, part in enumerate(torch.split(m, sizes, dim=1)):
-            blocks[k, :, :part.shape[1]] = part
+        """[R, B, n] -> [T, B, tile_n]: block k of the features, zero-padded, to
+        every tile of grid column k (along_cols) or grid row k of its replica."""
+        R, B = m.shape[0], m.shape[1]
+        blocks = m.new_zeros(R, len(sizes), B, tile_n)
+        for k, part in enumerate(torch.split(m, sizes, dim=2)):
+            blocks[:, k, :, :part.shape[2]] = part
         if along_cols:  # tile (i, j) gets block j
-            out = blocks.unsqueeze(0).expand(self.grid_rows, -1, -1, -1)
+            out = blocks.unsqueeze(1).expand(-1, self.grid_rows, -1, -1, -1)
         else:           # tile (i, j) gets block i
-            out = blocks.unsqueeze(1).expand(-1, self.grid_cols, -1, -1)
+            out = blocks.unsqueeze(2).expand(-1, -1, self.grid_cols, -1, -1)
         return out.reshape(self.n_tiles, B, tile_n).contiguous()
 
     def _gather(self, t, sizes, sum_dim):
-        """[T, B, tile_n] -> [B, n]: partial results summed digitally over the grid."""
-        grid = t.view(self.grid_rows, self.grid_cols, t.shape[1], t.shape[2]).sum(dim=sum_dim)
-        return torch.cat([grid[k, :, :s] for k, s in enumerate(sizes)], dim=1)
+        """[T, B, tile_n] -> [R, B, n]: partial results summed digitally over the grid."""
+        grid = t.view(self.replicas, self.grid_rows, self.grid_cols, t.shape[1], t.shape[2])
+        grid = grid.sum(dim=sum_dim)
+        return torch.cat([grid[:, k, :, :s] for k, s in enumerate(sizes)], dim=2)
 
     def tile_inputs(self, x):
         if not self.split:
-            return x.contiguous()  # zero-copy when already contiguous
+            return x.contiguous()  # [R][B][cols] already: zero-copy when contiguous
         return self._scatter(x, self.col_sizes, self.tile_cols, along_cols=True)
 
     def tile_errors(self, d):
@@ -109,14 +117,14 @@ class TileGrid:
                         device=self.device)
         self._sync_stream()
         self.tiles.forward(_ptr(x_tiles), _ptr(y), batch)
-        return y[0] if not self.split else self._gather(y, self.row_sizes, sum_dim=1)
+        return y if not self.split else self._gather(y, self.row_sizes, sum_dim=2)
 
     def backward(self, d_tiles, batch):
         g = torch.empty((self.n_tiles, batch, self.tile_cols), dtype=torch.float32,
                         device=self.device)
         self._sync_stream()
         self.tiles.backward(_ptr(d_tiles), _ptr(g), batch)
-        return g[0] if not self.split else self._gather(g, self.col_sizes, sum_dim=0)
+        return g if not self.split else self._gather(g, self.col_sizes, sum_dim=1)
 
     def update(self, x_tiles, d_tiles, batch, lr):
         self._sync_stream()
@@ -129,29 +137,32 @@ class TileGrid:
         self._sync_stream()
         self.tiles.decay()
 
-    # ---- weights ---------------------------------------------------------------
+    # ---- weights: [R, out, in] ---------------------------------------------------
     def get_weights(self):
         w = torch.empty((self.n_tiles, self.tile_rows, self.tile_cols), dtype=torch.float32,
                         device=self.device)
         self._sync_stream()
         self.tiles.get_weights(_ptr(w))
-        grid = w.view(self.grid_rows, self.grid_cols, self.tile_rows, self.tile_cols)
-        rows = []
-        for i, r in enumerate(self.row_sizes):
-            rows.append(torch.cat([grid[i, j, :r, :c] for j, c in enumerate(self.col_sizes)], 1))
-        return torch.cat(rows, 0)
+        g = w.view(self.replicas, self.grid_rows, self.grid_cols, self.tile_rows, self.tile_cols)
+        rows = [torch.cat([g[:, i, j, :r, :c] for j, c in enumerate(self.col_sizes)], 2)
+                for i, r in enumerate(self.row_sizes)]
+        return torch.cat(rows, 1)
 
     def set_weights(self, weight, program=False):
+        """weight [out, in] (every replica) or [R, out, in]."""
         weight = weight.detach().to(device=self.device, dtype=torch.float32)
-        if tuple(weight.shape) != (self.out_features, self.in_features):
+        if weight.dim() == 2:
+            weight = weight.unsqueeze(0).expand(self.replicas, -1, -1)
+        if tuple(weight.shape) != (self.replicas, self.out_features, self.in_features):
             raise ValueError(f"weight has shape {tuple(weight.shape)}, the layer "
-                             f"({self.out_features}, {self.in_features})")
-        w = weight.new_zeros((self.n_tiles, self.tile_rows, self.tile_cols))
+                             f"({self.replicas}, {self.out_features}, {self.in_features})")
+        w = weight.new_zeros((self.replicas, self.grid_rows, self.grid_cols, self.tile_rows,
+                              self.tile_cols))
         ro = 0
         for i, r in enumerate(self.row_sizes):
             co = 0
             for j, c in enumerate(self.col_sizes):
-                w[i * self.grid_cols + j, :r, :c] = weight[ro:ro + r, co:co + c]
+                w[:, i, j, :r, :c] = weight[:, ro:ro + r, co:co + c]
                 co += c
             ro += r
         self._sync_stream()
@@ -173,8 +184,7 @@ class TileGrid:
                              f"the layer needs {self.n_tiles} x {self.tile_rows} x "
                              f"{self.tile_cols}")
         return TileGrid(self.in_features, self.out_features, None, self.max_tile_size,
-                        device=device, _tiles=tiles)
-
+                        device=device, replicas=self.replicas, _tiles=tiles)
 
     # copy.deepcopy and pickling (torch.save of a whole model) go through the
     # state block: a C handle must never be shared by two grids.
@@ -183,17 +193,20 @@ class TileGrid:
 
     def __getstate__(self):
         return {"in": self.in_features, "out": self.out_features, "mts": self.max_tile_size,
-                "device": str(self.device), "state": self.state_bytes()}
+                "replicas": self.replicas, "device": str(self.device),
+                "state": self.state_bytes()}
 
     def __setstate__(self, st):
         ctx = _context_for(st["device"])
         tiles = Tiles.load_state(ctx, st["state"])
-        self.__init__(st["in"], st["out"], None, st["mts"], device=st["device"], _tiles=tiles)
+        self.__init__(st["in"], st["out"], None, st["mts"], device=st["device"],
+                      replicas=st["replicas"], _tiles=tiles)
 
 
 class _AnalogMatmul(torch.autograd.Function):
     """y = W x on the tiles; the backward pass reads W^T d on the tiles and
-    keeps (x, d) for the layer's pulsed update at the optimizer step."""
+    keeps (x, d) for the layer's pulsed update at the optimizer step. x is
+    [replicas, batch, in], the result [replicas, batch, out]."""
 
     @staticmethod
     def forward(ctx, x, token, layer):
@@ -203,8 +216,8 @@ class _AnalogMatmul(torch.autograd.Function):
                                "move the model with .to(device)")
         x = x.to(torch.float32)
         x_tiles = grid.tile_inputs(x)
-        y = grid.forward(x_tiles, x.shape[0])
-        ctx.layer, ctx.x_tiles, ctx.batch = layer, x_tiles, x.shape[0]
+        y = grid.forward(x_tiles, x.shape[1])
+        ctx.layer, ctx.x_tiles, ctx.batch = layer, x_tiles, x.shape[1]
         return y
 
     @staticmethod
@@ -223,24 +236,56 @@ class _AnalogLayer(nn.Module):
     parameter through which the optimizer finds the layer, pending updates,
     the analog state in state_dict, and moves between devices."""
 
-    def _init_analog(self, in_features, out_features, config, max_tile_size, seed, device):
+    def _init_analog(self, in_features, out_features, config, max_tile_size, seed, device,
+                     paired):
         config = config if config is not None else TileConfig()
+        self.replicas = len(config) if isinstance(config, (list, tuple)) else 1
+        grid = math.ceil(out_features / max_tile_size) * math.ceil(in_features / max_tile_size)
+        tile_seeds = None
+        if paired and self.replicas > 1:  # the same device draws in every replica
+            if seed is None:
+                raise ValueError("paired replicas need a seed")
+            tile_seeds = [(seed << 24) + g for _ in range(self.replicas) for g in range(grid)]
         self.analog_tiles = TileGrid(in_features, out_features, config, max_tile_size, seed,
-                                     device or "cpu")
+                                     device or "cpu", tile_seeds=tile_seeds)
         # A one-element parameter that carries no value: its gradient marks the
         # layer for AnalogSGD, which applies the pulsed update instead.
         self.analog_token = nn.Parameter(torch.zeros(1, device=device))
         self.analog_token._aimc_layer = weakref.ref(self)
         self._pending = []
 
+    def _weight_shape(self):
+        return (self.analog_tiles.out_features, self.analog_tiles.in_features)
+
     @property
     def weight(self):
-        """The visible weights [out, in] (a copy: they change only through the tiles)."""
-        return self.analog_tiles.get_weights()
+        """The visible weights (a copy: they change only through the tiles), with
+        a leading replica dimension when the layer has replicas."""
+        w = self.analog_tiles.get_weights()
+        shape = self._weight_shape()
+        return w.reshape(shape) if self.replicas == 1 else w.reshape(self.replicas, *shape)
 
     def set_weights(self, weight, program=False):
-        """Sets the weights exactly (program=True: programs them through the devices)."""
-        self.analog_tiles.set_weights(weight.reshape(self.analog_tiles.out_features, -1), program)
+        """Sets the weights exactly (program=True: programs them through the
+        devices); the same for every replica unless weight has a replica dimension."""
+        out, n_in = self.analog_tiles.out_features, self.analog_tiles.in_features
+        if self.replicas > 1 and weight.dim() > 1 and weight.numel() == self.replicas * out * n_in \
+                and weight.shape[0] == self.replicas:
+            weight = weight.reshape(self.replicas, out, n_in)
+        else:
+            weight = weight.reshape(out, n_in)
+        self.analog_tiles.set_weights(weight, program)
+
+    def _init_bias(self, ref_bias):
+        with torch.no_grad():
+            self.bias.copy_(ref_bias.detach().expand_as(self.bias))
+
+    def _by_replica(self, x):
+        """[replicas * n, ...] -> [replicas, n * ..., features] view of the input."""
+        if x.shape[0] % self.replicas:
+            raise ValueError(f"aimc: a batch of {x.shape[0]} is not a multiple of the "
+                             f"layer's {self.replicas} replicas")
+        return x.reshape(self.replicas, -1, x.shape[-1])
 
     def analog_step(self, lr):
         """The pulsed update with every (x, d) seen since the last step, in
@@ -294,30 +339,32 @@ class AnalogLinear(_AnalogLayer):
     """nn.Linear with its weight on analog tiles (aihwkit's AnalogLinear)."""
 
     def __init__(self, in_features, out_features, bias=True, config=None, max_tile_size=512,
-                 seed=None, device=None):
+                 seed=None, device=None, paired=False):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self._init_analog(in_features, out_features, config, max_tile_size, seed, device)
-        self.bias = nn.Parameter(torch.empty(out_features, device=device)) if bias else None
+        self._init_analog(in_features, out_features, config, max_tile_size, seed, device, paired)
+        shape = (out_features,) if self.replicas == 1 else (self.replicas, out_features)
+        self.bias = nn.Parameter(torch.empty(shape, device=device)) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self):
         ref = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None)
         self.set_weights(ref.weight.data)
         if self.bias is not None:
-            with torch.no_grad():
-                self.bias.copy_(ref.bias.data)
+            self._init_bias(ref.bias)
 
     def forward(self, x):
         shape = x.shape
-        y = self._matmul(x.reshape(-1, self.in_features))
-        y = y.reshape(*shape[:-1], self.out_features)
-        return y + self.bias if self.bias is not None else y
+        y = self._matmul(self._by_replica(x))  # [R, n, out]
+        if self.bias is not None:
+            y = y + (self.bias if self.replicas == 1 else self.bias.unsqueeze(1))
+        return y.reshape(*shape[:-1], self.out_features)
 
     def extra_repr(self):
         g = self.analog_tiles
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}, tiles={g.grid_rows}x{g.grid_cols}")
+                f"bias={self.bias is not None}, tiles={g.grid_rows}x{g.grid_cols}, "
+                f"replicas={self.replicas}")
 
 
 class AnalogConv2d(_AnalogLayer):
@@ -326,15 +373,16 @@ class AnalogConv2d(_AnalogLayer):
     out_channels x (in_channels*kh*kw) matrix, as aihwkit maps convolutions."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 bias=True, config=None, max_tile_size=512, seed=None, device=None):
+                 bias=True, config=None, max_tile_size=512, seed=None, device=None, paired=False):
         super().__init__()
         pair = nn.modules.utils._pair
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = pair(kernel_size), pair(stride)
         self.padding, self.dilation = pair(padding), pair(dilation)
         fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
-        self._init_analog(fan_in, out_channels, config, max_tile_size, seed, device)
-        self.bias = nn.Parameter(torch.empty(out_channels, device=device)) if bias else None
+        self._init_analog(fan_in, out_channels, config, max_tile_size, seed, device, paired)
+        shape = (out_channels,) if self.replicas == 1 else (self.replicas, out_channels)
+        self.bias = nn.Parameter(torch.empty(shape, device=device)) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -342,13 +390,10 @@ class AnalogConv2d(_AnalogLayer):
                         bias=self.bias is not None)
         self.set_weights(ref.weight.data)
         if self.bias is not None:
-            with torch.no_grad():
-                self.bias.copy_(ref.bias.data)
+            self._init_bias(ref.bias)
 
-    @property
-    def weight(self):
-        return self.analog_tiles.get_weights().reshape(self.out_channels, self.in_channels,
-                                                       *self.kernel_size)
+    def _weight_shape(self):
+        return (self.out_channels, self.in_channels, *self.kernel_size)
 
     def forward(self, x):
         n, _, h, w = x.shape
@@ -357,10 +402,16 @@ class AnalogConv2d(_AnalogLayer):
             // self.stride[0] + 1
         wo = (w + 2 * self.padding[1] - self.dilation[1] * (self.kernel_size[1] - 1) - 1) \
             // self.stride[1] + 1
-        x2d = cols.transpose(1, 2).reshape(n * ho * wo, -1)
-        y = self._matmul(x2d).reshape(n, ho * wo, self.out_channels).transpose(1, 2)
+        rows = cols.transpose(1, 2)  # [n, positions, in_channels*kh*kw]: one read each
+        y = self._matmul(self._by_replica(rows))  # [R, n/R * positions, out]
+        y = y.reshape(n, ho * wo, self.out_channels).transpose(1, 2)
         y = y.reshape(n, self.out_channels, ho, wo)
-        return y + self.bias.view(1, -1, 1, 1) if self.bias is not None else y
+        if self.bias is None:
+            return y
+        if self.replicas == 1:
+            return y + self.bias.view(1, -1, 1, 1)
+        y = y.view(self.replicas, -1, self.out_channels, ho, wo)
+        return (y + self.bias.view(self.replicas, 1, -1, 1, 1)).view(n, self.out_channels, ho, wo)
 
     def extra_repr(self):
         g = self.analog_tiles
@@ -373,10 +424,11 @@ def analog_layers(module):
     return [m for m in module.modules() if isinstance(m, _AnalogLayer)]
 
 
-def convert_to_analog(module, config=None, max_tile_size=512, seed=None):
+def convert_to_analog(module, config=None, max_tile_size=512, seed=None, paired=False):
     """Replaces every nn.Linear and nn.Conv2d of module (in place) by its
     analog twin with the same weights and biases; returns module. seed: the
-    k-th converted layer gets seed + k (None: from the context's seed)."""
+    k-th converted layer gets seed + k (None: from the context's seed).
+    config may be a list of configurations: replicas (see sweep())."""
     counter = [0]
 
     def twin(m):
@@ -385,18 +437,17 @@ def convert_to_analog(module, config=None, max_tile_size=512, seed=None):
         dev = next(m.parameters()).device
         if isinstance(m, nn.Linear):
             a = AnalogLinear(m.in_features, m.out_features, m.bias is not None, config,
-                             max_tile_size, s, dev)
+                             max_tile_size, s, dev, paired)
         else:
             if m.groups != 1 or m.padding_mode != "zeros" or isinstance(m.padding, str):
                 raise ValueError(f"convert_to_analog: {m} has groups, padding mode or string "
                                  "padding that AnalogConv2d does not map")
             a = AnalogConv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride,
                              m.padding, m.dilation, m.bias is not None, config, max_tile_size,
-                             s, dev)
+                             s, dev, paired)
         a.set_weights(m.weight.data)
         if m.bias is not None:
-            with torch.no_grad():
-                a.bias.copy_(m.bias.data)
+            a._init_bias(m.bias)
         return a
 
     def walk(parent):
@@ -410,6 +461,28 @@ def convert_to_analog(module, config=None, max_tile_size=512, seed=None):
         return twin(module)
     walk(module)
     return module
+
+
+def sweep(config, field, values):
+    """Replica configurations: copies of config with field set to each value
+    (one list entry per replica; pass the list as a layer's config)."""
+    out = []
+    for v in values:
+        c = config.copy()
+        c[field] = v
+        out.append(c)
+    return out
+
+
+def replicate(x, replicas):
+    """The input of a model with replicas: every replica gets the same batch,
+    stacked along the batch dimension ([replicas * n, ...])."""
+    return x.repeat(replicas, *([1] * (x.dim() - 1)))
+
+
+def per_replica(y, replicas):
+    """[replicas * n, ...] -> [replicas, n, ...]."""
+    return y.reshape(replicas, -1, *y.shape[1:])
 
 
 class AnalogSGD(torch.optim.SGD):
