@@ -47,6 +47,15 @@ def lenet5():
         nn.Linear(400, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10))
 
 
+def mlp():
+    """aimc-train's default network: 784-256-128-10, sigmoid."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.Sigmoid(), nn.Linear(256, 128),
+                         nn.Sigmoid(), nn.Linear(128, 10))
+
+
+MODELS = {"lenet5": lenet5, "mlp": mlp}
+
+
 def evaluate(model, x, y, batch=500):
     correct = 0
     with torch.no_grad():
@@ -64,7 +73,7 @@ def split_name(entry):
 def run(entry, args, train, test):
     name, device = split_name(entry)
     torch.manual_seed(args.seed)
-    model = lenet5()
+    model = MODELS[args.model]()
     if ALGORITHMS[name] is None:
         opt = torch.optim.SGD(model.parameters(), lr=args.lr)
     else:
@@ -93,6 +102,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--algorithms", default="float,sgd,cttv2,agad",
                    help="comma-separated; name@Device picks another device preset")
+    p.add_argument("--model", default="lenet5", choices=sorted(MODELS))
     p.add_argument("--train", type=int, default=60000, help="training images used")
     p.add_argument("--test", type=int, default=10000, help="test images used")
     p.add_argument("--epochs", type=int, default=1)
@@ -106,7 +116,7 @@ def main():
     train, test = load("train", args.train), load("test", args.test)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=pathlib.Path(__file__).parent).stdout.strip()
-    print(f"LeNet-5, Fashion-MNIST: {len(train[0])} training / {len(test[0])} test images, "
+    print(f"{args.model}, Fashion-MNIST: {len(train[0])} training / {len(test[0])} test images, "
           f"batch {args.batch}, lr {args.lr}, seed {args.seed}, {args.epochs} epoch(s); "
           f"commit {commit}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"{platform.processor() or platform.machine()}; libaimc {aimc.library_path}")
