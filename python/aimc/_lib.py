@@ -115,6 +115,7 @@ _SIGNATURES = {
     "aimc_tiles_create": (_I32, [_P, ctypes.POINTER(TilesDesc), ctypes.POINTER(_P)]),
     "aimc_tiles_destroy": (None, [_P]),
     "aimc_tiles_get_config": (_I32, [_P, _I64, _CFG]),
+    "aimc_tiles_shape": (_I32, [_P, _P, _P, _P]),
     "aimc_tiles_forward": (_I32, [_P, _P, _P, _I64]),
     "aimc_tiles_backward": (_I32, [_P, _P, _P, _I64]),
     "aimc_tiles_update": (_I32, [_P, _P, _P, _I64]),

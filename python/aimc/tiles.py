@@ -127,13 +127,9 @@ class Tiles:
             raise _lib.AimcError(-3, "this libaimc has no aimc_tiles_load_state")
         h = ctypes.c_void_p()
         _lib.check(_lib.lib.aimc_tiles_load_state(ctx.handle, blob, len(blob), ctypes.byref(h)))
-        shape = cls.__new__(cls)
-        shape.handle = h
         n, r, c = ctypes.c_int64(), ctypes.c_int32(), ctypes.c_int32()
-        fn = _lib.lib.aimc_tiles_shape
-        fn.argtypes = [ctypes.c_void_p] + [ctypes.c_void_p] * 3
-        fn.restype = ctypes.c_int32
-        _lib.check(fn(h, ctypes.byref(n), ctypes.byref(r), ctypes.byref(c)))
+        _lib.check(_lib.lib.aimc_tiles_shape(h, ctypes.byref(n), ctypes.byref(r),
+                                             ctypes.byref(c)))
         return cls(ctx, n.value, r.value, c.value, None, _handle=h)
 
     def __del__(self):
