@@ -99,7 +99,12 @@ class TileGrid:
     def _gather(self, t, sizes, sum_dim):
         """[T, B, tile_n] -> [R, B, n]: partial results summed digitally over the grid."""
         grid = t.view(self.replicas, self.grid_rows, self.grid_cols, t.shape[1], t.shape[2])
-        grid = grid.sum(dim=sum_dim)
+        # element-wise adds in grid order (as aimc's networks sum): the same bits on
+        # every device, where a reduction kernel may sum in another order
+        parts = grid.unbind(dim=sum_dim)
+        grid = parts[0]
+        for part in parts[1:]:
+            grid = grid + part
         return torch.cat([grid[:, k, :, :s] for k, s in enumerate(sizes)], dim=2)
 
     def tile_inputs(self, x):
