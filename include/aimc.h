@@ -720,6 +720,23 @@ AIMC_API aimc_status_t aimc_network_load(aimc_context_t *ctx, const char *path,
                                          size_t *user_len);
 
 /* ------------------------------------------------------------------------ */
+/* Tile-batch state in memory (host/tiles_checkpoint.c)                      */
+/* ------------------------------------------------------------------------ */
+
+/* Every bit of a tile batch's state (shape, per-tile configs and keys,
+ * weights, device states and parameters, algorithm buffers, choppers,
+ * counters, statistics, random-stream positions) as one checksummed block
+ * of host memory, for callers that keep their own files. With buf NULL only
+ * *len is set (the size needed); otherwise cap must be at least that. */
+AIMC_API aimc_status_t aimc_tiles_save_state(const aimc_tiles_t *tiles, void *buf, size_t cap,
+                                             size_t *len);
+/* A new tile batch in ctx (any backend) from a saved block: it continues bit
+ * for bit as the saved one would have. Truncated, corrupt or mismatched
+ * blocks are refused with AIMC_ERR_CORRUPT and a message; nothing is created. */
+AIMC_API aimc_status_t aimc_tiles_load_state(aimc_context_t *ctx, const void *buf, size_t len,
+                                             aimc_tiles_t **tiles);
+
+/* ------------------------------------------------------------------------ */
 /* Data: IDX files (MNIST, Fashion-MNIST), optionally gzip-compressed        */
 /* ------------------------------------------------------------------------ */
 

@@ -11,6 +11,16 @@ jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAIMC_CUDA_EMULATION=ON
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure
+# The Python package (python/) with PyTorch from PyPI, in a virtual
+# environment kept in build-venv/ (re-used: pip skips what is installed).
+# pytest exits non-zero when it collects no test, so a silent run fails.
+python3 -m venv build-venv
+build-venv/bin/pip install -q --disable-pip-version-check "torch==2.10.0" pytest numpy \
+  "setuptools>=61" wheel
+AIMC_LIBRARY="$PWD/build/libaimc.so.0" \
+  build-venv/bin/pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall \
+  --no-deps ./python
+build-venv/bin/python -m pytest -q python/tests
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAIMC_SANITIZE=ON -DAIMC_CUDA=OFF \
       -DAIMC_CUDA_EMULATION=ON -DAIMC_BUILD_BENCH=OFF -DAIMC_BUILD_APPS=OFF
 cmake --build build-asan -j"$jobs"

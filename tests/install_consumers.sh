@@ -46,3 +46,20 @@ libdir=$(PKG_CONFIG_PATH="$pc_dir" pkg-config --variable=libdir aimc)
 # shellcheck disable=SC2086
 cc "$work/src/main.c" -o "$work/consumer_pc" $flags -Wl,-rpath,"$libdir"
 "$work/consumer_pc"
+# Installed programs find the library of their prefix (an $ORIGIN run path),
+# with no LD_LIBRARY_PATH, wherever the prefix is.
+env -u LD_LIBRARY_PATH "$work/prefix/bin/aimc-train" --help >/dev/null
+echo "installed aimc-train starts"
+# The installed Python package (CMake installs python/aimc) finds the same
+# prefix's library; torch is not needed to import aimc.
+pkg_dir=$(dirname "$(find "$work/prefix" -path '*site-packages/aimc/__init__.py' | head -n 1)")
+if command -v python3 >/dev/null; then
+  env -u LD_LIBRARY_PATH -u AIMC_LIBRARY PYTHONPATH="$(dirname "$pkg_dir")" python3 -c "
+import os, sys, aimc
+want = os.path.realpath(sys.argv[1])
+assert os.path.realpath(aimc.library_path) == want, (aimc.library_path, want)
+cfg = aimc.TileConfig(io='perfect')
+assert cfg['forward.is_perfect'] == 1
+print('installed python package aimc', aimc.version(), 'uses', aimc.library_path)
+" "$(find "$work/prefix" -name libaimc.so.0 | head -n 1)"
+fi

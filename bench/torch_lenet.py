@@ -1,0 +1,134 @@
+"""LeNet-5 on Fashion-MNIST with aimc.torch: float SGD (plain PyTorch), and
+analog SGD, c-TTv2 and AGAD on ReRamSB tiles (aihwkit's presets), the same
+model code for all. Prints one markdown table row per algorithm.
+
+    build-venv/bin/python bench/torch_lenet.py --train 10000 --test 10000 --epochs 1
+"""
+import argparse
+import gzip
+import pathlib
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "python"))
+import aimc  # noqa: E402
+from aimc.torch import AnalogSGD, convert_to_analog  # noqa: E402
+
+DATA = pathlib.Path("/usr/share/datasets/fashion-mnist")
+ALGORITHMS = {"float": None, "sgd": "sgd", "cttv2": "c-ttv2", "agad": "agad"}
+
+
+def idx(path):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load(split, n):
+    prefix = "train" if split == "train" else "t10k"
+    x = idx(DATA / f"{prefix}-images-idx3-ubyte.gz")[:n]
+    y = idx(DATA / f"{prefix}-labels-idx1-ubyte.gz")[:n]
+    x = torch.tensor(x, dtype=torch.float32).unsqueeze(1) / 255.0
+    return x, torch.tensor(y, dtype=torch.int64)
+
+
+def lenet5():
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.Tanh(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.Tanh(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10))
+
+
+def mlp():
+    """aimc-train's default network: 784-256-128-10, sigmoid."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.Sigmoid(), nn.Linear(256, 128),
+                         nn.Sigmoid(), nn.Linear(128, 10))
+
+
+MODELS = {"lenet5": lenet5, "mlp": mlp}
+
+
+def evaluate(model, x, y, batch=500):
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            correct += (model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum().item()
+    return correct / len(x)
+
+
+def split_name(entry):
+    """"agad" (on ReRamSB) or "sgd@Idealized": an algorithm and a device preset."""
+    name, _, device = entry.partition("@")
+    return name, device or "ReRamSB"
+
+
+def run(entry, args, train, test):
+    name, device = split_name(entry)
+    torch.manual_seed(args.seed)
+    model = MODELS[args.model]()
+    if ALGORITHMS[name] is None:
+        opt = torch.optim.SGD(model.parameters(), lr=args.lr)
+    else:
+        cfg = aimc.TileConfig.preset(ALGORITHMS[name], device)
+        convert_to_analog(model, cfg, seed=args.seed)
+        opt = AnalogSGD(model.parameters(), lr=args.lr)
+    x, y = train
+    g = torch.Generator().manual_seed(args.seed)
+    times, accs = [], []
+    for epoch in range(args.epochs):
+        t0 = time.perf_counter()
+        perm = torch.randperm(len(x), generator=g)
+        for i in range(0, len(x), args.batch):
+            b = perm[i:i + args.batch]
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x[b]), y[b]).backward()
+            opt.step()
+        times.append(time.perf_counter() - t0)
+        accs.append(evaluate(model, *test))
+        print(f"# {entry} epoch {epoch + 1}: test accuracy {accs[-1]:.4f}, "
+              f"{times[-1]:.1f} s", file=sys.stderr, flush=True)
+    return accs, times
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--algorithms", default="float,sgd,cttv2,agad",
+                   help="comma-separated; name@Device picks another device preset")
+    p.add_argument("--model", default="lenet5", choices=sorted(MODELS))
+    p.add_argument("--train", type=int, default=60000, help="training images used")
+    p.add_argument("--test", type=int, default=10000, help="test images used")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train, test = load("train", args.train), load("test", args.test)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=pathlib.Path(__file__).parent).stdout.strip()
+    print(f"{args.model}, Fashion-MNIST: {len(train[0])} training / {len(test[0])} test images, "
+          f"batch {args.batch}, lr {args.lr}, seed {args.seed}, {args.epochs} epoch(s); "
+          f"commit {commit}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"{platform.processor() or platform.machine()}; libaimc {aimc.library_path}")
+    print("\n| algorithm | device | test accuracy per epoch | seconds per epoch |")
+    print("|---|---|---|---|")
+    for entry in args.algorithms.split(","):
+        accs, times = run(entry, args, train, test)
+        name, device = split_name(entry)
+        dev = "float (PyTorch)" if ALGORITHMS[name] is None else f"{device} preset"
+        print(f"| {name} | {dev} | {', '.join(f'{a:.4f}' for a in accs)} | "
+              f"{', '.join(f'{t:.1f}' for t in times)} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
