@@ -133,6 +133,69 @@ typedef struct train_layout {
   int32_t rows;  /* rows per block */
 } train_layout_t;
 
+/* The trains and levels of one chunk in shared memory, as one thread
+ * (column) sees them: its own column's slots and all the block's rows. */
+typedef struct chunk_lines {
+  const uint32_t *xw, *dw; /* this column's trains (stride C nw per sample), the rows' */
+  const float *xl, *dl;    /* levels: this column's (stride C), the rows' */
+  const uint8_t *xn, *dn;  /* signs, the same way */
+  const int32_t *bl;       /* train length per sample */
+  int64_t C, R, nw;
+  int32_t pulse_type;
+} chunk_lines_t;
+
+/* Pulses of sample c of the chunk on this column's weight of row r. */
+__device__ static inline int32_t chunk_pulses(const chunk_lines_t *cl, int64_t c, int64_t r) {
+  int32_t bl = cl->bl[c];
+  if (bl == 0) return 0;
+  size_t ds = (size_t)(c * cl->R + r);
+  int32_t n = cl->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED
+                  ? aimc_coincidences(cl->xw + (size_t)c * cl->C * cl->nw, cl->dw + ds * cl->nw,
+                                      AIMC_TRAIN_WORDS(bl))
+                  : aimc_implicit_count(cl->pulse_type, bl, cl->xl[c * cl->C], cl->dl[ds]);
+  return n > 0 ? n : 0;
+}
+
+/* W -= lr d x^T: the weight goes up when d and x differ in sign. */
+__device__ static inline int chunk_up(const chunk_lines_t *cl, int64_t c, int64_t r) {
+  return cl->xn[c * cl->C] != cl->dn[c * cl->R + r];
+}
+
+/* All `total` pulses of the chunk on one weight in one loop, moving to the
+ * next sample with pulses when the current one runs out. Every weight's
+ * noise stream starts at normal 0 of the call, so the lanes of a warp sit at
+ * the same stream position on the same iteration (in the first chunk): the
+ * Philox blocks and Box-Muller pairs are drawn by all lanes at once, and
+ * the warp iterates max(total) times instead of the sum over samples of the
+ * busiest lane's count. The pulses come in the CPU's order, so the bits do
+ * not change. */
+__device__ static inline void walk_chunk(weight_walk_t *w, const chunk_lines_t *cl,
+                                         const aimc_tile_params_t *tp,
+                                         const aimc_device_params_t *dev, const aimc_array_t *arr,
+                                         uint64_t k, uint64_t widx, uint64_t sub, int noisy,
+                                         int64_t r, int32_t total) {
+  aimc_load_wparams(arr, (size_t)k, &w->wp);
+  aimc_normal_stream_init(&w->ns, tp->key, sub, widx << 32);
+  if (noisy) aimc_normal_stream_seek(&w->ns, w->next);
+  w->loaded = 1;
+  w->pulsed = PULSED_BIT;
+  float h = w->h;
+  int64_t c = -1;
+  int32_t left = 0;
+  int up = 0;
+  for (int32_t q = 0; q < total; ++q) {
+    while (left == 0) { /* the next sample with pulses (one exists: q < total) */
+      ++c;
+      left = chunk_pulses(cl, c, r);
+      up = chunk_up(cl, c, r);
+    }
+    h = aimc_device_pulse(dev, &w->wp, h, up, noisy ? aimc_normal_stream_next(&w->ns) : 0.0f);
+    --left;
+  }
+  w->h = h;
+  if (noisy) w->next = w->ns.next;
+}
+
 __global__ void pulse_kernel(aimc_state_t st, aimc_update_args_t a, const aimc_blab_t *blab,
                              train_layout_t lay, uint32_t *carry, aimc_tile_stats_t *stats) {
   AIMC_DYNAMIC_SHARED(uint32_t, smem);
@@ -192,6 +255,8 @@ __global__ void pulse_kernel(aimc_state_t st, aimc_update_args_t a, const aimc_b
       __syncthreads();
       if (j >= cols) continue;
       int last = b0 + nb >= a.batch;
+      chunk_lines_t cl = {xw + threadIdx.x * nw, dw, xl + threadIdx.x, dl, xn + threadIdx.x,
+                          dn, sbl, C, R, nw, u.pulse_type};
       for (int64_t r = 0; r < nr; ++r) {
         uint64_t widx = (uint64_t)((i0 + r) * cols + j), k = (uint64_t)t * per_tile + widx;
         weight_walk_t w;
@@ -200,18 +265,16 @@ __global__ void pulse_kernel(aimc_state_t st, aimc_update_args_t a, const aimc_b
         w.next = carried & ~PULSED_BIT;
         w.loaded = 0;
         w.h = arr->h[k];
+        int32_t total = 0;
         for (int64_t c = 0; c < nb; ++c) {
-          int32_t bl = sbl[c];
-          if (bl == 0) continue;
-          size_t xs = (size_t)(c * C + threadIdx.x), ds = (size_t)(c * R + r);
-          int32_t n = stochastic
-                          ? aimc_coincidences(xw + xs * nw, dw + ds * nw, AIMC_TRAIN_WORDS(bl))
-                          : aimc_implicit_count(u.pulse_type, bl, xl[xs], dl[ds]);
-          if (n <= 0) continue;
-          /* W -= lr d x^T: the weight goes up when d and x differ in sign */
-          walk_pulses(&w, tp, dev, arr, k, widx, rs.pulse, noisy, n, xn[xs] != dn[ds], &up_total,
-                      &down_total);
+          int32_t n = chunk_pulses(&cl, c, r);
+          total += n;
+          if (chunk_up(&cl, c, r))
+            up_total += (uint64_t)n;
+          else
+            down_total += (uint64_t)n;
         }
+        if (total > 0) walk_chunk(&w, &cl, tp, dev, arr, k, widx, rs.pulse, noisy, r, total);
         if (!last) {
           arr->h[k] = w.h;
           carry[k] = w.pulsed | w.next;
