@@ -68,6 +68,15 @@ static inline unsigned aimc_item_blocks(uint64_t n) {
 
 #define AIMC_THREADS 256
 
+/* The register budget of the hot kernels (pulsed update, reads): blocks of
+ * at most AIMC_THREADS threads, AIMC_HOT_BLOCKS of them resident per SM.
+ * sm_90 has 65536 registers and 64 warps per SM, so 4 blocks of 256 threads
+ * = 32 warps (50% theoretical occupancy) leave 65536 / 1024 = 64 registers
+ * per thread; ptxas must fit the kernel in that without spilling
+ * (tests/check_ptxas.sh fails the build's tests when it does not). */
+#define AIMC_HOT_BLOCKS 4
+#define AIMC_HOT_KERNEL __launch_bounds__(AIMC_THREADS, AIMC_HOT_BLOCKS)
+
 #define AIMC_GRID_LOOP(k, n)                                                  \
   for (uint64_t k = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x; k < (n); \
        k += (uint64_t)gridDim.x * blockDim.x)
