@@ -14,6 +14,13 @@
 #define AIMC_LAUNCH(kernel, grid, block, smem, stream) kernel<<<(grid), (block), (smem), (stream)>>>
 #define AIMC_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #endif
+/* Loop unrolling for nvcc (the emulation's C++ compiler has no such pragma). */
+#if defined(AIMC_CUDA_EMULATION)
+#define AIMC_UNROLL(n)
+#else
+#define AIMC_PRAGMA(x) _Pragma(#x)
+#define AIMC_UNROLL(n) AIMC_PRAGMA(unroll n)
+#endif
 /* The common case: one thread per item of n on the context's stream. */
 #define AIMC_LAUNCH_N(kernel, ctx, n) \
   AIMC_LAUNCH(kernel, aimc_blocks(ctx, n, AIMC_THREADS), AIMC_THREADS, 0, aimc_stream(ctx))
