@@ -117,7 +117,8 @@ __device__ static inline void aimc_block_product(const float *w, int64_t rows, i
     for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
       aimc_col_dots<S>(w, rows, cols, j, v, pcm, y, q);
       AIMC_UNROLL(1) /* one copy of the epilogue; aimc_pick keeps y and q in registers */
-      for (int s = 0; s < S; ++s) fn(j, s, aimc_pick<S>(y, (unsigned)s), aimc_pick<S>(q, (unsigned)s));
+      for (int s = 0; s < S; ++s)
+        fn(j, s, aimc_pick<S>(y, (unsigned)s), aimc_pick<S>(q, (unsigned)s));
     }
     return;
   }
@@ -228,9 +229,10 @@ __device__ static void aimc_block_read_job(aimc_read_job_t &job) {
         v[s * n_in + j] = s < ns ? in[s * n_in + j] : 0.0f;
     __syncthreads();
     float os = p->out_scale;
-    aimc_block_product<S>(job.w, job.rows, job.cols, transposed, v, 0, [&](int64_t o, int s, float y, float) {
-      if (s < ns) out[s * n_out + o] = y * os;
-    });
+    aimc_block_product<S>(job.w, job.rows, job.cols, transposed, v, 0,
+                          [&](int64_t o, int s, float y, float) {
+                            if (s < ns) out[s * n_out + o] = y * os;
+                          });
     __syncthreads();
     if (threadIdx.x == 0) job.made = (uint64_t)ns;
     return;
@@ -328,7 +330,8 @@ __device__ static void aimc_block_read_job(aimc_read_job_t &job) {
       float scale = e->scale;
       for (int64_t j = threadIdx.x; j < n_in; j += blockDim.x) {
         aimc_u32x4 wd =
-            in_random ? aimc_io_words(job.tp->key, job.dir, 0, job.call, base * (uint64_t)n_in + (uint64_t)j)
+            in_random ? aimc_io_words(job.tp->key, job.dir, 0, job.call,
+                                      base * (uint64_t)n_in + (uint64_t)j)
                       : zero_words;
         v[s * n_in + j] = aimc_io_input(p, in[s * n_in + j], scale, wd);
       }
@@ -347,7 +350,8 @@ __device__ static void aimc_block_read_job(aimc_read_job_t &job) {
           uint64_t base = (uint64_t)e->round * (uint64_t)job.batch + (uint64_t)(job.b0 + s);
           aimc_u32x4 wd =
               aimc_io_output_random(p, sigma)
-                  ? aimc_io_words(job.tp->key, job.dir, 1, job.call, base * (uint64_t)n_out + (uint64_t)o)
+                  ? aimc_io_words(job.tp->key, job.dir, 1, job.call,
+                                  base * (uint64_t)n_out + (uint64_t)o)
                   : zero_words;
           y = aimc_io_weight_noise(p, y, pcm ? q : sh.q_add[s], wd);
           int hit = 0;

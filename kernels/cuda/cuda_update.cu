@@ -181,8 +181,8 @@ __device__ static inline chunk_lines_t chunk_carve(uint32_t *smem, train_layout_
 
 /* Pulses of sample c of the chunk on the weight (row r, this thread's
  * column). */
-__device__ static inline int32_t chunk_pulses(const chunk_lines_t &cl, int32_t pulse_type, int32_t c,
-                                              int32_t r) {
+__device__ static inline int32_t chunk_pulses(const chunk_lines_t &cl, int32_t pulse_type,
+                                              int32_t c, int32_t r) {
   int32_t bl = cl.bl[c];
   if (bl == 0) return 0;
   int32_t xs = c * cl.C + (int32_t)threadIdx.x, ds = c * cl.R + r;
