@@ -5,10 +5,12 @@
  *   2. pulse_kernel: one block per (tile, 32 rows, up to 256 columns), one
  *      thread per column. A chunk of samples at a time, the block draws the
  *      bit-packed trains of its columns and rows into shared memory, then
- *      every thread walks its weights down the rows, counting coincidences
- *      by popcount of AND and applying them pulse by pulse through the
- *      device rule in registers. Trains too long for shared memory are
- *      counted without storing them (direct_kernel);
+ *      every thread walks its weights down the rows: it counts each
+ *      sample's coincidences by popcount of AND, then applies all of the
+ *      chunk's pulses in one loop (walk_chunk: the lanes of a warp draw
+ *      their noise together) through the device rule in registers. Trains
+ *      too long for shared memory are counted without storing them
+ *      (direct_kernel);
  *   3. exact_kernel: the NONE and NONE_WITH_DEVICE updates, one thread per
  *      weight.
  * Each weight's noise stream and pulse trains come from their logical
@@ -85,8 +87,9 @@ __global__ void blab_kernel(aimc_state_t st, aimc_update_args_t a, aimc_blab_t *
 
 /* ---- 2. Pulses ------------------------------------------------------------- */
 
-/* Pulses of the coincidences of one sample on a weight, with its noise
- * stream fetched at the weight's first pulse of the chunk. */
+/* A weight during a chunk: its state, and its parameters and noise stream
+ * fetched at its first pulse of the chunk (pulse_kernel keeps the stream
+ * in shared memory instead of `ns`). */
 typedef struct weight_walk {
   float h;
   uint32_t pulsed, next; /* pulsed in this call; noise-stream position */
@@ -95,6 +98,7 @@ typedef struct weight_walk {
   aimc_normal_stream_t ns;
 } weight_walk_t;
 
+/* Pulses of the coincidences of one sample on a weight (direct_kernel). */
 __device__ static inline void walk_pulses(weight_walk_t *w, const aimc_tile_params_t *tp,
                                           const aimc_device_params_t *dev, const aimc_array_t *arr,
                                           uint64_t k, uint64_t widx, uint64_t sub, int noisy,
