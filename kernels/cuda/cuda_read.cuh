@@ -275,6 +275,7 @@ __device__ static void aimc_block_read_job(aimc_read_job_t &job) {
       e->nm_s = 1.0f;
       e->factor = 1.0f;
       e->done = 0; /* here: the read is all zeros */
+      sh.q_add[s] = 0.0f; /* read (unused) by every weight-noise type's epilogue */
       e->use_nm = p->nm != AIMC_NM_NONE;
       if (!e->active || !e->use_nm) continue;
       e->nm_s = aimc_io_nm_scale(p, p->nm, e->abs_max, e->max, e->pos, e->neg);
