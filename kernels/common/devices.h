@@ -300,6 +300,9 @@ AIMC_HD void aimc_normal_stream_init(aimc_normal_stream_t *s, uint64_t key, uint
   s->subsequence = subsequence;
   s->base = base;
   s->next = 0;
+  /* defined before the first load, so the selects below never read garbage */
+  s->w[0] = s->w[1] = s->w[2] = s->w[3] = 0u;
+  s->z[0] = s->z[1] = 0.0f;
 }
 
 /* Loads what normal `next` needs: its Philox block at a block boundary or a
@@ -309,10 +312,15 @@ AIMC_HD void aimc_normal_stream_init(aimc_normal_stream_t *s, uint64_t key, uint
 AIMC_HD void aimc_normal_stream_load(aimc_normal_stream_t *s, int block) {
   if (block) {
     aimc_u32x4 w = aimc_philox_block(s->key, s->subsequence, s->base + (s->next >> 2));
-    for (int q = 0; q < 4; ++q) s->w[q] = w.v[q];
+    s->w[0] = w.v[0];
+    s->w[1] = w.v[1];
+    s->w[2] = w.v[2];
+    s->w[3] = w.v[3];
   }
-  uint32_t p = s->next & 2u;
-  aimc_normal2(s->w[p], s->w[p + 1], &s->z[0], &s->z[1]);
+  /* selects, not s->w[next & 2]: an index known only at run time puts the
+   * words in GPU local memory inside the per-pulse loop */
+  int hi = (s->next & 2u) != 0u;
+  aimc_normal2(hi ? s->w[2] : s->w[0], hi ? s->w[3] : s->w[1], &s->z[0], &s->z[1]);
 }
 
 /* Resume a stream at normal `next` (e.g. after an earlier chunk of samples). */
@@ -325,7 +333,7 @@ AIMC_HD float aimc_normal_stream_next(aimc_normal_stream_t *s) {
   uint32_t k = s->next & 3u;
   if ((k & 1u) == 0u) aimc_normal_stream_load(s, k == 0u);
   s->next++;
-  return s->z[k & 1u];
+  return (k & 1u) ? s->z[1] : s->z[0];
 }
 
 /* n pulses in one direction on a device from its noise stream (drawn only

@@ -101,6 +101,13 @@ AIMC_HD uint64_t aimc_train_block(uint64_t sample_line, int32_t slot) {
   return (sample_line << 14) | (uint64_t)(slot >> 2);
 }
 
+/* Word q (0..3) of a Philox block, by selects: r.v[q] with q known only at
+ * run time would put the block in GPU local memory. */
+AIMC_HD uint32_t aimc_block_word(aimc_u32x4 r, int32_t q) {
+  uint32_t lo = (q & 1) ? r.v[1] : r.v[0], hi = (q & 1) ? r.v[3] : r.v[2];
+  return (q & 2) ? hi : lo;
+}
+
 /* Bernoulli pulse train of one line with probability p over bl slots, packed
  * 32 slots per word (slot k in word k/32, bit k%32). */
 AIMC_HD void aimc_make_train(uint64_t key, uint64_t subsequence, uint64_t sample_line, float p,
@@ -112,7 +119,7 @@ AIMC_HD void aimc_make_train(uint64_t key, uint64_t subsequence, uint64_t sample
   r.v[0] = r.v[1] = r.v[2] = r.v[3] = 0u;
   for (int32_t k = 0; k < bl; ++k) {
     if ((k & 3) == 0) r = aimc_philox_block(key, subsequence, aimc_train_block(sample_line, k));
-    if (aimc_u01(r.v[k & 3]) < p) words[k >> 5] |= 1u << (k & 31);
+    if (aimc_u01(aimc_block_word(r, k & 3)) < p) words[k >> 5] |= 1u << (k & 31);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "kernels/common/io.h"
+#include "kernels/common/reduce.h"
 #include "kernels/cpu/cpu.h"
 
 /* Dot product in a fixed order (8 partial sums, combined pairwise), so the
@@ -34,19 +35,17 @@ static void product(const float *w, int64_t rows, int64_t cols, int transposed, 
   }
 }
 
-/* q_o of the PCM read noise: sum over inputs of |w| v^2. */
+/* q_o of the PCM read noise: sum over inputs of |w| v^2 (forward: in
+ * reduce.h's tree order, as the GPU; backward: rows in order). */
 static void pcm_moments(const float *w, int64_t rows, int64_t cols, int transposed,
                         const float *v, float *q) {
-  int64_t n_out = transposed ? cols : rows;
-  for (int64_t o = 0; o < n_out; ++o) q[o] = 0.0f;
+  if (!transposed) {
+    for (int64_t i = 0; i < rows; ++i) q[i] = aimc_tree_pcm(w + i * cols, v, cols);
+    return;
+  }
+  for (int64_t j = 0; j < cols; ++j) q[j] = 0.0f;
   for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j) {
-      float a = fabsf(w[i * cols + j]);
-      if (transposed)
-        q[j] += a * v[i] * v[i];
-      else
-        q[i] += a * v[j] * v[j];
-    }
+    for (int64_t j = 0; j < cols; ++j) q[j] += fabsf(w[i * cols + j]) * v[i] * v[i];
 }
 
 /* One input vector of one tile through the IO pipeline of direction dir:
@@ -71,8 +70,8 @@ int aimc_cpu_read_vector(const aimc_tile_params_t *tp, int dir, const float *w, 
     float x = in[j];
     abs_max = fmaxf(abs_max, fabsf(x));
     max = fmaxf(max, x);
-    if (x > 0.0f) pos += x; else neg += x;
   }
+  aimc_tree_signed(in, n_in, &pos, &neg); /* reduce.h's order, as the GPU */
   if (use_nm) {
     nm_s = aimc_io_nm_scale(p, p->nm, abs_max, max, pos, neg);
     if (!(nm_s > 0.0f)) {
@@ -109,7 +108,7 @@ int aimc_cpu_read_vector(const aimc_tile_params_t *tp, int dir, const float *w, 
       pcm_moments(w, rows, cols, transposed, s->v, s->q);
     float q_add = 0.0f;
     if (p->w_noise_type == AIMC_W_NOISE_ADDITIVE_CONSTANT)
-      for (int64_t j = 0; j < n_in; ++j) q_add += s->v[j] * s->v[j];
+      q_add = aimc_tree_squares(s->v, n_in); /* reduce.h's order, as the GPU */
     int hit = 0;
     for (int64_t o = 0; o < n_out; ++o) {
       aimc_u32x4 wd = aimc_io_output_random(p, s->sigma[o])

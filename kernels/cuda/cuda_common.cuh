@@ -14,6 +14,13 @@
 #define AIMC_LAUNCH(kernel, grid, block, smem, stream) kernel<<<(grid), (block), (smem), (stream)>>>
 #define AIMC_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #endif
+/* Loop unrolling for nvcc (the emulation's C++ compiler has no such pragma). */
+#if defined(AIMC_CUDA_EMULATION)
+#define AIMC_UNROLL(n)
+#else
+#define AIMC_PRAGMA(x) _Pragma(#x)
+#define AIMC_UNROLL(n) AIMC_PRAGMA(unroll n)
+#endif
 /* The common case: one thread per item of n on the context's stream. */
 #define AIMC_LAUNCH_N(kernel, ctx, n) \
   AIMC_LAUNCH(kernel, aimc_blocks(ctx, n, AIMC_THREADS), AIMC_THREADS, 0, aimc_stream(ctx))
@@ -75,6 +82,15 @@ static inline unsigned aimc_item_blocks(uint64_t n) {
 }
 
 #define AIMC_THREADS 256
+
+/* The register budget of the hot kernels (pulsed update, reads): blocks of
+ * at most AIMC_THREADS threads, AIMC_HOT_BLOCKS of them resident per SM.
+ * sm_90 has 65536 registers and 64 warps per SM, so 4 blocks of 256 threads
+ * = 32 warps (50% theoretical occupancy) leave 65536 / 1024 = 64 registers
+ * per thread; ptxas must fit the kernel in that without spilling
+ * (tests/check_ptxas.sh fails the build's tests when it does not). */
+#define AIMC_HOT_BLOCKS 4
+#define AIMC_HOT_KERNEL __launch_bounds__(AIMC_THREADS, AIMC_HOT_BLOCKS)
 
 #define AIMC_GRID_LOOP(k, n)                                                  \
   for (uint64_t k = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x; k < (n); \

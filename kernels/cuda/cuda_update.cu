@@ -5,10 +5,12 @@
  *   2. pulse_kernel: one block per (tile, 32 rows, up to 256 columns), one
  *      thread per column. A chunk of samples at a time, the block draws the
  *      bit-packed trains of its columns and rows into shared memory, then
- *      every thread walks its weights down the rows, counting coincidences
- *      by popcount of AND and applying them pulse by pulse through the
- *      device rule in registers. Trains too long for shared memory are
- *      counted without storing them (direct_kernel);
+ *      every thread walks its weights down the rows: it counts each
+ *      sample's coincidences by popcount of AND, then applies all of the
+ *      chunk's pulses in one loop (walk_chunk: the lanes of a warp draw
+ *      their noise together) through the device rule in registers. Trains
+ *      too long for shared memory are counted without storing them
+ *      (direct_kernel);
  *   3. exact_kernel: the NONE and NONE_WITH_DEVICE updates, one thread per
  *      weight.
  * Each weight's noise stream and pulse trains come from their logical
@@ -85,8 +87,9 @@ __global__ void blab_kernel(aimc_state_t st, aimc_update_args_t a, aimc_blab_t *
 
 /* ---- 2. Pulses ------------------------------------------------------------- */
 
-/* Pulses of the coincidences of one sample on a weight, with its noise
- * stream fetched at the weight's first pulse of the chunk. */
+/* A weight during a chunk: its state, and its parameters and noise stream
+ * fetched at its first pulse of the chunk (pulse_kernel keeps the stream
+ * in shared memory instead of `ns`). */
 typedef struct weight_walk {
   float h;
   uint32_t pulsed, next; /* pulsed in this call; noise-stream position */
@@ -95,6 +98,7 @@ typedef struct weight_walk {
   aimc_normal_stream_t ns;
 } weight_walk_t;
 
+/* Pulses of the coincidences of one sample on a weight (direct_kernel). */
 __device__ static inline void walk_pulses(weight_walk_t *w, const aimc_tile_params_t *tp,
                                           const aimc_device_params_t *dev, const aimc_array_t *arr,
                                           uint64_t k, uint64_t widx, uint64_t sub, int noisy,
@@ -121,9 +125,10 @@ __device__ static inline void finish_weight(const weight_walk_t *w, const aimc_t
                                             uint64_t widx, uint64_t write_call) {
   arr->h[k] = w->h;
   if (!w->pulsed) return;
-  /* the parameters are at hand unless the pulses came in an earlier chunk */
+  /* read again rather than kept from the first pulse: one register fewer
+   * across the pulse loop (and the pulses may have come in an earlier chunk) */
   const float *ref_plane = arr->plane[AIMC_PLANE_REFERENCE];
-  float ref = w->loaded ? w->wp.ref : (ref_plane ? ref_plane[k] : 0.0f);
+  float ref = ref_plane ? ref_plane[k] : 0.0f;
   arr->w[k] = aimc_refresh_visible(tp, array, w->h, ref, write_call, widx);
 }
 
@@ -133,99 +138,234 @@ typedef struct train_layout {
   int32_t rows;  /* rows per block */
 } train_layout_t;
 
-__global__ void pulse_kernel(aimc_state_t st, aimc_update_args_t a, const aimc_blab_t *blab,
-                             train_layout_t lay, uint32_t *carry, aimc_tile_stats_t *stats) {
+/* What every thread of a pulse block needs about its item (tile, rows):
+ * kept in shared memory, read when used, so that it costs no registers
+ * across the item (the register budget of AIMC_HOT_KERNEL). */
+typedef struct pulse_item {
+  aimc_update_params_t u;
+  aimc_update_streams_t rs;
+  uint64_t key; /* the tile's */
+  int64_t t, i0;
+  int32_t nr; /* rows of this item */
+  int32_t stochastic, noisy, active;
+  int64_t b0;      /* the chunk: first sample, */
+  int32_t nb;      /* samples */
+  int32_t last;    /* and whether it ends the batch */
+  uint64_t cells;  /* items per tile, */
+  int64_t cblocks; /* of which column blocks */
+} pulse_item_t;
+
+/* The chunk's trains, levels and signs in shared memory (carved from the
+ * dynamic shared memory in this order, sizes in 32-bit words):
+ *   xw [B][C][nw], dw [B][R][nw], xl [B][C], dl [B][R], bl [B], then bytes
+ *   xn [B][C], dn [B][R]. */
+typedef struct chunk_lines {
+  uint32_t *xw, *dw;
+  float *xl, *dl;
+  int32_t *bl;
+  uint8_t *xn, *dn;
+  int32_t C, R, nw;
+} chunk_lines_t;
+
+__device__ static inline chunk_lines_t chunk_carve(uint32_t *smem, train_layout_t lay, int32_t C) {
+  int32_t R = lay.rows, B = lay.chunk, nw = lay.nw;
+  chunk_lines_t cl;
+  cl.xw = smem;
+  cl.dw = cl.xw + B * C * nw;
+  cl.xl = (float *)(cl.dw + B * R * nw);
+  cl.dl = cl.xl + B * C;
+  cl.bl = (int32_t *)(cl.dl + B * R);
+  cl.xn = (uint8_t *)(cl.bl + B);
+  cl.dn = cl.xn + B * C;
+  cl.C = C;
+  cl.R = R;
+  cl.nw = nw;
+  return cl;
+}
+
+/* Pulses of sample c of the chunk on the weight (row r, this thread's
+ * column). */
+__device__ static inline int32_t chunk_pulses(const chunk_lines_t &cl, int32_t pulse_type,
+                                              int32_t c, int32_t r) {
+  int32_t bl = cl.bl[c];
+  if (bl == 0) return 0;
+  int32_t xs = c * cl.C + (int32_t)threadIdx.x, ds = c * cl.R + r;
+  int32_t n = pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED
+                  ? aimc_coincidences(cl.xw + xs * cl.nw, cl.dw + ds * cl.nw, AIMC_TRAIN_WORDS(bl))
+                  : aimc_implicit_count(pulse_type, bl, cl.xl[xs], cl.dl[ds]);
+  return n > 0 ? n : 0;
+}
+
+/* W -= lr d x^T: the weight goes up when d and x differ in sign. */
+__device__ static inline int chunk_up(const chunk_lines_t &cl, int32_t c, int32_t r) {
+  return cl.xn[c * cl.C + (int32_t)threadIdx.x] != cl.dn[c * cl.R + r];
+}
+
+/* Draws the chunk's lines into shared memory: this thread's column for
+ * every sample, and the item's rows shared out over the threads. */
+__device__ static void chunk_fill(const aimc_state_t &st, const aimc_update_args_t &a,
+                                  const aimc_blab_t *blab, const pulse_item_t &it,
+                                  const chunk_lines_t &cl, int64_t b0, int32_t nb, int32_t j) {
+  const aimc_blab_t *bt = blab + it.t * a.batch + b0;
+  for (int32_t c = (int32_t)threadIdx.x; c < nb; c += cl.C) cl.bl[c] = bt[c].bl;
+  for (int32_t c = 0; c < nb && j < st.cols; ++c) { /* this thread's column */
+    aimc_blab_t bb = bt[c];
+    float v = x_at(st, a, it.t, b0 + c, j);
+    uint64_t sample_line = (uint64_t)((b0 + c) * st.cols + j);
+    int32_t slot = c * cl.C + (int32_t)threadIdx.x;
+    float level = aimc_line_level(&it.u, it.key, it.rs.round, sample_line, 1, v, bb.b, bb.bl);
+    cl.xl[slot] = level;
+    cl.xn[slot] = v < 0.0f;
+    if (it.stochastic)
+      aimc_make_train(it.key, it.rs.x, sample_line, level, bb.bl, cl.xw + slot * cl.nw);
+  }
+  for (int32_t q = (int32_t)threadIdx.x; q < nb * it.nr; q += cl.C) { /* the rows */
+    int32_t c = q / it.nr, r = q % it.nr;
+    int64_t i = it.i0 + r;
+    aimc_blab_t bb = bt[c];
+    float v = d_at(st, a, it.t, b0 + c, i);
+    uint64_t sample_line = (uint64_t)((b0 + c) * st.rows + i);
+    int32_t slot = c * cl.R + r;
+    float level = aimc_line_level(&it.u, it.key, it.rs.round, sample_line, 0, v, bb.a, bb.bl);
+    cl.dl[slot] = level;
+    cl.dn[slot] = v < 0.0f;
+    if (it.stochastic)
+      aimc_make_train(it.key, it.rs.d, sample_line, level, bb.bl, cl.dw + slot * cl.nw);
+  }
+}
+
+/* All `total` pulses of the chunk on one weight in one loop, moving to the
+ * next sample with pulses when the current one runs out. Every weight's
+ * noise stream starts at normal 0 of the call, so the lanes of a warp sit at
+ * the same stream position on the same iteration (in the first chunk): the
+ * Philox blocks and Box-Muller pairs are drawn by all lanes at once, and
+ * the warp iterates max(total) times instead of the sum over samples of the
+ * busiest lane's count. The pulses come in the CPU's order, so the bits do
+ * not change. */
+__device__ static inline void walk_chunk(weight_walk_t *w, const chunk_lines_t &cl,
+                                         const pulse_item_t &it, const aimc_device_params_t *dev,
+                                         const aimc_array_t *arr, aimc_normal_stream_t *ns,
+                                         uint64_t k, uint64_t widx, int32_t r, int32_t total) {
+  int noisy = it.noisy;
+  aimc_load_wparams(arr, (size_t)k, &w->wp);
+  aimc_normal_stream_init(ns, it.key, it.rs.pulse, widx << 32);
+  if (noisy) aimc_normal_stream_seek(ns, w->next);
+  w->loaded = 1;
+  w->pulsed = PULSED_BIT;
+  float h = w->h;
+  int32_t c = -1, left = 0, pulse_type = it.u.pulse_type;
+  int up = 0;
+  for (int32_t q = 0; q < total; ++q) {
+    while (left == 0) { /* the next sample with pulses (one exists: q < total) */
+      ++c;
+      left = chunk_pulses(cl, pulse_type, c, r);
+      up = chunk_up(cl, c, r);
+    }
+    h = aimc_device_pulse(dev, &w->wp, h, up, noisy ? aimc_normal_stream_next(ns) : 0.0f);
+    --left;
+  }
+  w->h = h;
+  if (noisy) w->next = ns->next;
+}
+
+/* What each thread of a pulse block keeps in shared memory rather than in
+ * registers (AIMC_HOT_KERNEL's budget): its weight's noise stream, touched
+ * once per pulse, and its pulse counts, added to once per row. */
+typedef struct lane_state {
+  aimc_normal_stream_t ns;
+  uint64_t up, down;
+} lane_state_t;
+
+/* Walks this thread's column down the item's rows for one chunk. */
+__device__ static inline void walk_rows(const aimc_state_t &st, const aimc_update_args_t &a,
+                                        const pulse_item_t &it, const chunk_lines_t &cl,
+                                        aimc_array_t *arr, lane_state_t *ls, uint32_t *carry,
+                                        int32_t j) {
+  const aimc_tile_params_t *tp = &st.params[it.t];
+  for (int32_t r = 0; r < it.nr; ++r) {
+    uint64_t widx = (uint64_t)((it.i0 + r) * st.cols + j);
+    uint64_t k = (uint64_t)it.t * (uint64_t)(st.rows * st.cols) + widx;
+    weight_walk_t w;
+    uint32_t carried = it.b0 == 0 ? 0u : carry[k];
+    w.pulsed = carried & PULSED_BIT;
+    w.next = carried & ~PULSED_BIT;
+    w.loaded = 0;
+    w.h = arr->h[k];
+    int32_t total = 0, up = 0; /* at most AIMC_MAX_BL per sample, < 2^31 in all */
+    for (int32_t c = 0; c < it.nb; ++c) {
+      int32_t n = chunk_pulses(cl, it.u.pulse_type, c, r);
+      total += n;
+      if (chunk_up(cl, c, r)) up += n;
+    }
+    ls->up += (uint64_t)up;
+    ls->down += (uint64_t)(total - up);
+    if (total > 0)
+      walk_chunk(&w, cl, it, aimc_array_dev(tp, a.array), arr, &ls->ns, k, widx, r, total);
+    if (!it.last) {
+      arr->h[k] = w.h;
+      carry[k] = w.pulsed | w.next;
+    } else {
+      finish_weight(&w, tp, arr, a.array, k, widx, a.write_call);
+    }
+  }
+}
+
+__global__ void AIMC_HOT_KERNEL pulse_kernel(aimc_state_t st, aimc_update_args_t a,
+                                             const aimc_blab_t *blab, train_layout_t lay,
+                                             uint32_t *carry, aimc_tile_stats_t *stats) {
   AIMC_DYNAMIC_SHARED(uint32_t, smem);
   __shared__ uint64_t red[32];
-  const int64_t C = blockDim.x, R = lay.rows, B = lay.chunk, nw = lay.nw;
-  uint32_t *xw = smem;                    /* [B][C][nw] */
-  uint32_t *dw = xw + B * C * nw;         /* [B][R][nw] */
-  float *xl = (float *)(dw + B * R * nw); /* [B][C] probabilities or levels */
-  float *dl = xl + B * C;                 /* [B][R] */
-  int32_t *sbl = (int32_t *)(dl + B * R); /* [B] train lengths */
-  uint8_t *xn = (uint8_t *)(sbl + B);     /* [B][C] signs */
-  uint8_t *dn = xn + B * C;               /* [B][R] */
-
-  int64_t rows = st.rows, cols = st.cols, per_tile = rows * cols;
-  int64_t rblocks = (rows + R - 1) / R, cblocks = (cols + C - 1) / C;
-  uint64_t n_items = (uint64_t)st.n_tiles * (uint64_t)(rblocks * cblocks);
+  __shared__ pulse_item_t it;
+  __shared__ lane_state_t lanes[AIMC_THREADS];
+  lane_state_t *ls = &lanes[threadIdx.x];
+  const int32_t C = (int32_t)blockDim.x, R = lay.rows;
+  const chunk_lines_t cl = chunk_carve(smem, lay, C);
   aimc_array_t *arr = &st.arr[a.array];
-  aimc_update_streams_t rs = aimc_update_streams(a.array, a.call);
+  if (threadIdx.x == 0) {
+    it.cblocks = (st.cols + C - 1) / C;
+    it.cells = (uint64_t)((st.rows + R - 1) / R * it.cblocks);
+  }
+  __syncthreads();
 
-  AIMC_BLOCK_LOOP(item, n_items) {
-    int64_t t = (int64_t)(item / (uint64_t)(rblocks * cblocks));
-    int64_t cell = (int64_t)(item % (uint64_t)(rblocks * cblocks));
-    int64_t i0 = cell / cblocks * R, j = cell % cblocks * C + threadIdx.x;
-    int64_t nr = rows - i0 < R ? rows - i0 : R;
-    const aimc_tile_params_t *tp = &st.params[t];
-    const aimc_device_params_t *dev = aimc_array_dev(tp, a.array);
-    aimc_update_params_t u = params_for(st, a, t);
-    int stochastic = u.pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED;
-    int noisy = aimc_device_needs_noise(dev);
-    int active = u.lr > 0.0f && !is_exact(u.pulse_type); /* the same in the whole block */
-    uint64_t up_total = 0, down_total = 0;
-    for (int64_t b0 = 0; active && b0 < a.batch; b0 += B) {
-      int64_t nb = a.batch - b0 < B ? a.batch - b0 : B;
-      __syncthreads(); /* the previous chunk is read */
-      for (int64_t c = threadIdx.x; c < nb; c += C) sbl[c] = blab[t * a.batch + b0 + c].bl;
-      for (int64_t c = 0; c < nb && j < cols; ++c) { /* this thread's column */
-        aimc_blab_t bb = blab[t * a.batch + b0 + c];
-        float v = x_at(st, a, t, b0 + c, j);
-        uint64_t sample_line = (uint64_t)((b0 + c) * cols + j);
-        size_t slot = (size_t)(c * C + threadIdx.x);
-        float level = aimc_line_level(&u, tp->key, rs.round, sample_line, 1, v, bb.b, bb.bl);
-        xl[slot] = level;
-        xn[slot] = v < 0.0f;
-        if (stochastic) aimc_make_train(tp->key, rs.x, sample_line, level, bb.bl, xw + slot * nw);
-      }
-      for (int64_t q = threadIdx.x; q < nb * nr; q += C) { /* the rows, shared out */
-        int64_t c = q / nr, r = q % nr, i = i0 + r;
-        aimc_blab_t bb = blab[t * a.batch + b0 + c];
-        float v = d_at(st, a, t, b0 + c, i);
-        uint64_t sample_line = (uint64_t)((b0 + c) * rows + i);
-        size_t slot = (size_t)(c * R + r);
-        float level = aimc_line_level(&u, tp->key, rs.round, sample_line, 0, v, bb.a, bb.bl);
-        dl[slot] = level;
-        dn[slot] = v < 0.0f;
-        if (stochastic) aimc_make_train(tp->key, rs.d, sample_line, level, bb.bl, dw + slot * nw);
+  AIMC_BLOCK_LOOP(item, (uint64_t)st.n_tiles * it.cells) {
+    /* columns are at most AIMC_MAX_DIM (host/tiles.c), so 32 bits */
+    int32_t j = (int32_t)((int64_t)(item % it.cells) % it.cblocks * C) + (int32_t)threadIdx.x;
+    __syncthreads(); /* the previous item is done with `it` */
+    if (threadIdx.x == 0) {
+      int64_t cell = (int64_t)(item % it.cells);
+      it.t = (int64_t)(item / it.cells);
+      it.i0 = cell / it.cblocks * R;
+      it.nr = (int32_t)(st.rows - it.i0 < R ? st.rows - it.i0 : R);
+      it.u = params_for(st, a, it.t);
+      it.rs = aimc_update_streams(a.array, a.call);
+      it.key = st.params[it.t].key;
+      it.stochastic = it.u.pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED;
+      it.noisy = aimc_device_needs_noise(aimc_array_dev(&st.params[it.t], a.array));
+      it.active = it.u.lr > 0.0f && !is_exact(it.u.pulse_type);
+      it.b0 = 0;
+    }
+    ls->up = 0;
+    ls->down = 0;
+    for (;;) {
+      __syncthreads(); /* the previous chunk is read; `it` is written */
+      if (!it.active || it.b0 >= a.batch) break;
+      if (threadIdx.x == 0) {
+        it.nb = (int32_t)(a.batch - it.b0 < lay.chunk ? a.batch - it.b0 : lay.chunk);
+        it.last = it.b0 + it.nb >= a.batch;
       }
       __syncthreads();
-      if (j >= cols) continue;
-      int last = b0 + nb >= a.batch;
-      for (int64_t r = 0; r < nr; ++r) {
-        uint64_t widx = (uint64_t)((i0 + r) * cols + j), k = (uint64_t)t * per_tile + widx;
-        weight_walk_t w;
-        uint32_t carried = b0 == 0 ? 0u : carry[k];
-        w.pulsed = carried & PULSED_BIT;
-        w.next = carried & ~PULSED_BIT;
-        w.loaded = 0;
-        w.h = arr->h[k];
-        for (int64_t c = 0; c < nb; ++c) {
-          int32_t bl = sbl[c];
-          if (bl == 0) continue;
-          size_t xs = (size_t)(c * C + threadIdx.x), ds = (size_t)(c * R + r);
-          int32_t n = stochastic
-                          ? aimc_coincidences(xw + xs * nw, dw + ds * nw, AIMC_TRAIN_WORDS(bl))
-                          : aimc_implicit_count(u.pulse_type, bl, xl[xs], dl[ds]);
-          if (n <= 0) continue;
-          /* W -= lr d x^T: the weight goes up when d and x differ in sign */
-          walk_pulses(&w, tp, dev, arr, k, widx, rs.pulse, noisy, n, xn[xs] != dn[ds], &up_total,
-                      &down_total);
-        }
-        if (!last) {
-          arr->h[k] = w.h;
-          carry[k] = w.pulsed | w.next;
-        } else {
-          finish_weight(&w, tp, arr, a.array, k, widx, a.write_call);
-        }
-      }
+      chunk_fill(st, a, blab, it, cl, it.b0, it.nb, j);
+      __syncthreads();
+      if (j < st.cols) walk_rows(st, a, it, cl, arr, ls, carry, j);
+      __syncthreads(); /* everyone has read it.b0 */
+      if (threadIdx.x == 0) it.b0 += it.nb;
     }
-    up_total = aimc_block_sum(up_total, red);
-    down_total = aimc_block_sum(down_total, red);
+    uint64_t up_total = aimc_block_sum(ls->up, red);
+    uint64_t down_total = aimc_block_sum(ls->down, red);
     if (threadIdx.x == 0) {
-      aimc_count(&stats[t].pulses_up, up_total);
-      aimc_count(&stats[t].pulses_down, down_total);
-      aimc_count(&stats[t].array_pulses[a.array], up_total + down_total);
+      aimc_count(&stats[it.t].pulses_up, up_total);
+      aimc_count(&stats[it.t].pulses_down, down_total);
+      aimc_count(&stats[it.t].array_pulses[a.array], up_total + down_total);
     }
   }
 }
@@ -360,7 +500,9 @@ aimc_status_t aimc_cuda_update(aimc_context_t *ctx, aimc_state_t *st, const aimc
   lay.rows = st->rows < BLOCK_ROWS ? st->rows : BLOCK_ROWS;
   lay.nw = AIMC_TRAIN_WORDS(plan.max_bl);
   size_t per_sample = (size_t)(C + (unsigned)lay.rows) * ((size_t)lay.nw * 4u + 5u) + 4u;
-  int64_t fit = (int64_t)((TRAIN_SMEM_BYTES - 1024) / per_sample); /* beside the static red[] */
+  /* beside the static shared memory: lanes[], red[] and `it` (< 1 KiB) */
+  const size_t static_smem = sizeof(lane_state_t) * AIMC_THREADS + 1024u;
+  int64_t fit = (int64_t)((TRAIN_SMEM_BYTES - static_smem) / per_sample);
   lay.chunk = (int32_t)(fit < a->batch ? fit : a->batch);
   int direct = lay.chunk < 1;
   int chunked = !direct && lay.chunk < a->batch;

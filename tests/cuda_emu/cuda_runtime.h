@@ -31,6 +31,7 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
+#define __launch_bounds__(...) /* register budgets mean nothing on the CPU */
 #define __shared__ static /* one block runs at a time */
 
 /* ---- Runtime API -------------------------------------------------------------- */
