@@ -171,6 +171,15 @@ struct aimc_backend_ops {
   aimc_status_t (*net_count_correct)(aimc_context_t *ctx, int32_t replicas, int64_t batch,
                                      int32_t classes, const float *logits, const int32_t *labels,
                                      int64_t *correct);
+  /* Scans rows x len floats, row r at v + r * stride: *bad gets the flat
+   * index r * len + i of the first NaN or infinity (-1 if none), *max_abs
+   * the largest |value| of the finite ones (0 if none). Data checks of the
+   * non-finite policy; on CUDA one reduction and one host synchronisation. */
+  aimc_status_t (*scan_finite)(aimc_context_t *ctx, const float *v, int64_t rows, int64_t len,
+                               int64_t stride, int64_t *bad, float *max_abs);
+  /* *bad gets the index of the first label outside [0, classes) (-1 if none). */
+  aimc_status_t (*scan_labels)(aimc_context_t *ctx, const int32_t *labels, int64_t n,
+                               int32_t classes, int64_t *bad);
   /* Weights between the layer layout [replicas][out][in] and the tiles'
    * [tiles][tr][tc] (to_tiles: padding zeroed). */
   aimc_status_t (*net_weights)(aimc_context_t *ctx, const aimc_layer_map_t *m, int to_tiles,
@@ -231,6 +240,22 @@ int aimc_tiles_state_blobs(const aimc_tiles_t *t, aimc_blob_t *out);
 /* Whether host bytes are a valid content of blob b of t; *why says what is not. */
 int aimc_tiles_blob_valid(const aimc_tiles_t *t, const aimc_blob_t *b, const void *host,
                           const char **why);
+
+/* The non-finite policy (finite.c). A checked argument in context memory
+ * holds `rows` rows (row r at v + r * stride) of outer x inner values; the
+ * names say what the indices are in the error ("tile", "sample", "col");
+ * row NULL: one row named by nothing, outer_name NULL: no outer index. */
+typedef struct aimc_check_shape {
+  int64_t rows, stride, outer, inner;
+  const char *row, *outer_name, *inner_name;
+} aimc_check_shape_t;
+/* AIMC_ERR_INVALID_ARGUMENT naming the first NaN or infinity of v; *max_abs
+ * (may be NULL) gets max |v|. */
+aimc_status_t aimc_check_finite(aimc_context_t *ctx, const char *name, const float *v,
+                                const aimc_check_shape_t *shape, float *max_abs);
+/* AIMC_ERR_INVALID_ARGUMENT naming the first label outside [0, classes). */
+aimc_status_t aimc_check_labels(aimc_context_t *ctx, const int32_t *labels, int64_t n,
+                                int32_t classes);
 
 /* Number of elements of a batch as size_t, or 0 on overflow. */
 size_t aimc_checked_count(int64_t a, int64_t b, int64_t c);

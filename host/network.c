@@ -26,6 +26,15 @@ aimc_status_t aimc_network_desc_mlp(aimc_network_desc_t *desc, int32_t n_sizes,
   if (n_sizes < 2 || n_sizes > AIMC_MAX_LAYERS + 1)
     return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "n_sizes = %d is out of range [2, %d]",
                       (int)n_sizes, AIMC_MAX_LAYERS + 1);
+  for (int32_t k = 0; k < n_sizes; ++k)
+    if (sizes[k] < 1 || sizes[k] > (1 << 24))
+      return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "sizes[%d] = %d is out of range [1, 2^24]",
+                        (int)k, (int)sizes[k]);
+  if ((int)hidden < 0 || (int)hidden > AIMC_ACT_TANH)
+    return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT,
+                      "hidden = %d is not an activation (allowed: 0 NONE, 1 RELU, 2 SIGMOID, "
+                      "3 TANH)",
+                      (int)hidden);
   memset(desc, 0, sizeof *desc);
   desc->n_layers = n_sizes - 1;
   for (int32_t l = 0; l < desc->n_layers; ++l) {
@@ -86,6 +95,11 @@ aimc_status_t aimc_network_check(aimc_context_t *ctx, const aimc_network_desc_t 
       return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
                         "desc->layers[%d].activation = %d is out of range [0, 3]", (int)l,
                         (int)ld->activation);
+    if (!(ld->config.update.learning_rate >= 0.0f && ld->config.update.learning_rate < INFINITY))
+      return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
+                        "desc->layers[%d].config.update.learning_rate = %g is out of range "
+                        "[0, inf) (the network's rate replaces it, but it must be a number)",
+                        (int)l, (double)ld->config.update.learning_rate);
     if (ld->bias != 0 && ld->bias != 1)
       return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
                         "desc->layers[%d].bias = %d is out of range {0, 1}", (int)l, (int)ld->bias);
@@ -163,6 +177,7 @@ void aimc_network_free(aimc_network_t *n) {
     aimc_tiles_destroy(n->tiles[l]);
     if (n->bias[l]) ctx->ops->release(ctx, n->bias[l]);
     if (n->act[l]) ctx->ops->release(ctx, n->act[l]);
+    if (n->stats_backup[l]) ctx->ops->release(ctx, n->stats_backup[l]);
   }
   float *bufs[6] = {n->tin, n->tout, n->tgrad, n->grad[0], n->grad[1], n->loss};
   for (int k = 0; k < 6; ++k)
@@ -241,6 +256,9 @@ aimc_status_t aimc_network_build(aimc_context_t *ctx, const aimc_network_desc_t 
     if (s == AIMC_OK)
       s = ctx->ops->alloc(ctx, (void **)&n->bias[l],
                           (size_t)n->replicas * (size_t)desc->layers[l].out * sizeof(float));
+    if (s == AIMC_OK)
+      s = ctx->ops->alloc(ctx, (void **)&n->stats_backup[l],
+                          (size_t)n_tiles(&n->map[l]) * sizeof(aimc_tile_stats_t));
   }
   if (s == AIMC_OK) s = ctx->ops->alloc(ctx, (void **)&n->loss, (size_t)n->replicas * sizeof(float));
   if (s == AIMC_OK)
@@ -348,20 +366,28 @@ static aimc_status_t forward(aimc_network_t *n, const float *x, int64_t batch) {
   return s;
 }
 
-static aimc_status_t check_data(aimc_network_t *n, const void *x, const void *labels,
-                                int64_t batch, const char *what) {
+/* Checks the network, the batch and the two data pointers (out_name names
+ * the second: "labels" or "y"). */
+static aimc_status_t check_data(aimc_network_t *n, const void *x, const void *out,
+                                int64_t batch, const char *out_name) {
   if (!n) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "net is NULL");
   aimc_clear_error(n->ctx);
   if (batch < 1 || batch > (1 << 24))
-    return aimc_error(n->ctx, AIMC_ERR_INVALID_ARGUMENT, "%s = %lld is out of range [1, 2^24]",
-                      what, (long long)batch);
+    return aimc_error(n->ctx, AIMC_ERR_INVALID_ARGUMENT, "batch = %lld is out of range [1, 2^24]",
+                      (long long)batch);
   if (!x) return aimc_error(n->ctx, AIMC_ERR_INVALID_ARGUMENT, "x is NULL");
-  if (!labels) return aimc_error(n->ctx, AIMC_ERR_INVALID_ARGUMENT, "labels is NULL");
+  if (!out) return aimc_error(n->ctx, AIMC_ERR_INVALID_ARGUMENT, "%s is NULL", out_name);
   return AIMC_OK;
 }
 
+/* The non-finite policy for samples x [batch][inputs] of a training step. */
+static aimc_status_t check_inputs(aimc_network_t *n, const float *x, int64_t batch) {
+  aimc_check_shape_t sh = {1, 0, batch, n->map[0].in, NULL, "sample", "index"};
+  return aimc_check_finite(n->ctx, "x", x, &sh, NULL);
+}
+
 aimc_status_t aimc_network_forward(aimc_network_t *net, const float *x, float *y, int64_t batch) {
-  aimc_status_t s = check_data(net, x, y, batch, "batch");
+  aimc_status_t s = check_data(net, x, y, batch, "y");
   if (s != AIMC_OK) return s;
   if ((s = reserve(net, batch)) != AIMC_OK || (s = forward(net, x, batch)) != AIMC_OK) return s;
   int32_t L = net->desc.n_layers;
@@ -401,15 +427,77 @@ static aimc_status_t train_layer(aimc_network_t *n, int32_t l, const float *x, i
   return s;
 }
 
+/* The read counters and statistics of every layer (what a forward pass
+ * changes), kept so a diverged step can be undone. */
+typedef struct read_marks {
+  aimc_counters_t counters[AIMC_MAX_LAYERS];
+} read_marks_t;
+
+static aimc_status_t mark_reads(aimc_network_t *n, read_marks_t *m) {
+  aimc_context_t *ctx = n->ctx;
+  for (int32_t l = 0; l < n->desc.n_layers; ++l) {
+    m->counters[l] = n->tiles[l]->counters;
+    aimc_status_t s = ctx->ops->copy(ctx, n->stats_backup[l], n->tiles[l]->stats,
+                                     (size_t)n_tiles(&n->map[l]) * sizeof(aimc_tile_stats_t),
+                                     AIMC_COPY_CONTEXT_TO_CONTEXT);
+    if (s != AIMC_OK) return s;
+  }
+  return AIMC_OK;
+}
+
+static void undo_reads(aimc_network_t *n, const read_marks_t *m) {
+  aimc_context_t *ctx = n->ctx;
+  for (int32_t l = 0; l < n->desc.n_layers; ++l) {
+    n->tiles[l]->counters = m->counters[l];
+    (void)ctx->ops->copy(ctx, n->tiles[l]->stats, n->stats_backup[l],
+                         (size_t)n_tiles(&n->map[l]) * sizeof(aimc_tile_stats_t),
+                         AIMC_COPY_CONTEXT_TO_CONTEXT);
+  }
+}
+
+/* A step whose logits or loss are not finite has diverged: refused before
+ * any update, with the forward pass's counters and statistics undone. */
+static aimc_status_t check_diverged(aimc_network_t *n, int64_t batch, const read_marks_t *m) {
+  int32_t L = n->desc.n_layers;
+  aimc_check_shape_t logits = {n->replicas, batch * n->map[L - 1].out, batch, n->map[L - 1].out,
+                               "replica", "sample", "class"};
+  aimc_check_shape_t loss = {1, 0, 1, n->replicas, NULL, NULL, "replica"};
+  int64_t bad_logit = -1, bad_loss = -1;
+  float mx;
+  aimc_context_t *ctx = n->ctx;
+  aimc_status_t s = ctx->ops->scan_finite(ctx, n->act[L - 1], logits.rows, batch * logits.inner,
+                                          logits.stride, &bad_logit, &mx);
+  if (s == AIMC_OK) s = ctx->ops->scan_finite(ctx, n->loss, 1, n->replicas, 0, &bad_loss, &mx);
+  if (s != AIMC_OK) return s;
+  if (bad_logit < 0 && bad_loss < 0) return AIMC_OK;
+  undo_reads(n, m);
+  const char *what = bad_logit >= 0 ? "logits" : "loss";
+  int64_t at = bad_logit >= 0 ? bad_logit : bad_loss;
+  const aimc_check_shape_t *sh = bad_logit >= 0 ? &logits : &loss;
+  int64_t per_row = sh->outer * sh->inner;
+  return aimc_error(ctx, AIMC_ERR_NON_FINITE,
+                    "the training step diverged: %s element %lld (replica %lld) is not finite; "
+                    "no weight, bias or statistic was changed (lower the learning rate or check "
+                    "the weights)",
+                    what, (long long)at, (long long)(at / per_row));
+}
+
 aimc_status_t aimc_network_train_batch(aimc_network_t *net, const float *x, const int32_t *labels,
                                        int64_t batch, float *loss) {
-  aimc_status_t s = check_data(net, x, labels, batch, "batch");
+  aimc_status_t s = check_data(net, x, labels, batch, "labels");
   if (s != AIMC_OK) return s;
-  if ((s = reserve(net, batch)) != AIMC_OK || (s = forward(net, x, batch)) != AIMC_OK) return s;
   int32_t L = net->desc.n_layers;
   aimc_context_t *ctx = net->ctx;
+  read_marks_t marks;
+  if ((s = check_inputs(net, x, batch)) != AIMC_OK ||
+      (s = aimc_check_labels(ctx, labels, batch, net->map[L - 1].out)) != AIMC_OK)
+    return s;
+  if ((s = reserve(net, batch)) != AIMC_OK || (s = mark_reads(net, &marks)) != AIMC_OK ||
+      (s = forward(net, x, batch)) != AIMC_OK)
+    return s;
   s = ctx->ops->net_softmax_ce(ctx, net->replicas, batch, net->map[L - 1].out, net->act[L - 1],
                                labels, net->grad[0], net->loss);
+  if (s == AIMC_OK) s = check_diverged(net, batch, &marks);
   int cur = 0;
   for (int32_t l = L - 1; l >= 0 && s == AIMC_OK; --l) {
     s = train_layer(net, l, x, batch, net->grad[cur], net->grad[1 - cur]);
@@ -424,13 +512,14 @@ aimc_status_t aimc_network_train_batch(aimc_network_t *net, const float *x, cons
 
 aimc_status_t aimc_network_evaluate(aimc_network_t *net, const float *x, const int32_t *labels,
                                     int64_t n, int64_t batch, int64_t *correct) {
-  aimc_status_t s = check_data(net, x, labels, batch, "batch");
+  aimc_status_t s = check_data(net, x, labels, batch, "labels");
   if (s != AIMC_OK) return s;
   if (n < 0) return aimc_error(net->ctx, AIMC_ERR_INVALID_ARGUMENT, "n = %lld is negative",
                                (long long)n);
   if (!correct) return aimc_error(net->ctx, AIMC_ERR_INVALID_ARGUMENT, "correct is NULL");
   aimc_context_t *ctx = net->ctx;
   int32_t L = net->desc.n_layers, in = net->map[0].in, classes = net->map[L - 1].out;
+  if (n > 0 && (s = aimc_check_labels(ctx, labels, n, classes)) != AIMC_OK) return s;
   if ((s = reserve(net, batch < n ? batch : (n > 0 ? n : 1))) != AIMC_OK) return s;
   if ((s = ctx->ops->zero(ctx, net->correct, (size_t)net->replicas * sizeof(int64_t))) != AIMC_OK)
     return s;
@@ -574,6 +663,13 @@ aimc_status_t aimc_network_program_layer(aimc_network_t *net, int32_t layer, con
   if (s != AIMC_OK) return s;
   aimc_clear_error(net->ctx);
   if (!w) return aimc_error(net->ctx, AIMC_ERR_INVALID_ARGUMENT, "w is NULL");
+  const aimc_layer_map_t *m = &net->map[layer];
+  aimc_check_shape_t ws = {m->replicas, (int64_t)m->out * m->in, m->out, m->in,
+                           "replica", "out", "in"};
+  aimc_check_shape_t bs = {m->replicas, m->out, 1, m->out, "replica", NULL, "out"};
+  if ((s = aimc_check_finite(net->ctx, "w", w, &ws, NULL)) != AIMC_OK ||
+      (bias && (s = aimc_check_finite(net->ctx, "bias", bias, &bs, NULL)) != AIMC_OK))
+    return s;
   return aimc_network_write_layer(net, layer, w, bias, 0);
 }
 

@@ -20,6 +20,9 @@ struct aimc_network {
   float *tin, *tout, *tgrad;      /* tile-side vectors [tiles][batch][width] */
   float *grad[2];                 /* loss gradients [replicas][batch][width] */
   float *loss;                    /* [replicas] */
+  /* statistics of every layer's tiles before a training step, restored when
+   * the step is refused as diverged (context memory, one per layer) */
+  aimc_tile_stats_t *stats_backup[AIMC_MAX_LAYERS];
   int64_t *correct;               /* [replicas] */
 };
 

@@ -79,10 +79,10 @@ AIMC_HD int64_t aimc_transfer_period(const aimc_algo_params_t *p, int64_t batch,
   if (te < 0.0f) {
     if (!aimc_is_chopped(p->kind)) return 0;
     float e = rintf(fast_states / (float)lines * -te);
-    return e < 1.0f ? 1 : (int64_t)e;
+    return aimc_to_i64(e, 1.0f, AIMC_I64_FLOAT_MAX, 1);
   }
   float e = p->units_in_mbatch ? ceilf(te * (float)batch) : rintf(te);
-  return e < 1.0f ? 0 : (int64_t)e;
+  return e < 1.0f ? 0 : aimc_to_i64(e, 1.0f, AIMC_I64_FLOAT_MAX, 0);
 }
 
 /* States of the fast device (range / granularity). */
@@ -123,7 +123,7 @@ AIMC_HD int32_t aimc_buffer_threshold(const aimc_algo_params_t *p, float *h) {
       v = aimc_clampf(v, -cap * p->buffer_cap, cap * p->buffer_cap);
   }
   *h = v;
-  return (int32_t)n;
+  return aimc_to_i32(n, -cap, cap, 0);
 }
 
 /* TTv2 (buffered, no choppers): H accumulates |lr_t| v in weight units and
@@ -139,7 +139,7 @@ AIMC_HD int32_t aimc_ttv2_element(const aimc_tile_params_t *tp, float v, float *
     hh = p->forget_buffer ? m * hh : hh - (1.0f - m) * n * g;
   }
   *h = hh;
-  return (int32_t)n;
+  return aimc_to_i32(n, -cap, cap, 0);
 }
 
 /* Chopped TTv2: the read is de-chopped by the sign of the two choppers and
@@ -154,7 +154,7 @@ AIMC_HD int32_t aimc_chopped_element(const aimc_tile_params_t *tp, float v, floa
 
 /* Pulses on C for a buffer crossing of n: round(|n| step), signed. */
 AIMC_HD int32_t aimc_slow_steps(const aimc_algo_params_t *p, int32_t n) {
-  float q = rintf((float)(n < 0 ? -n : n) * p->step);
+  float q = rintf(aimc_absf((float)n) * p->step); /* (no -n: n may be INT32_MIN) */
   return aimc_write_pulses(n < 0 ? -q : q);
 }
 
@@ -162,7 +162,7 @@ AIMC_HD int32_t aimc_slow_steps(const aimc_algo_params_t *p, int32_t n) {
 AIMC_HD int64_t aimc_chop_period(float prob) {
   if (!(prob > 0.0f)) return 2;
   float n = ceilf(1.0f / prob);
-  return n < 2.0f ? 2 : (int64_t)n;
+  return aimc_to_i64(n, 2.0f, AIMC_I64_FLOAT_MAX, 2);
 }
 
 /* AGAD: the buffer integrates the read relative to the mean of the previous
@@ -204,7 +204,7 @@ AIMC_HD uint32_t aimc_pulse_write(const aimc_tile_params_t *tp, aimc_array_t *ar
   aimc_normal_stream_init(
       &ns, tp->key, aimc_subsequence(AIMC_STREAM_TRANSFER_WRITE + 2, aimc_array_counter(a, reads)),
       widx << 32);
-  uint32_t count = (uint32_t)(n > 0 ? n : -n);
+  uint32_t count = (uint32_t)(n > 0 ? (int64_t)n : -(int64_t)n);
   float h = aimc_device_pulses(aimc_array_dev(tp, a), &wp, arr->h[k], n > 0, count, &ns);
   arr->h[k] = h;
   arr->w[k] = aimc_refresh_visible(tp, a, h, wp.ref, AIMC_TRANSFER_READ_CALL | reads, widx);
