@@ -819,6 +819,13 @@ static void edit_net_layers(bytes_t *f, section_ref_t *s, int n) {
   EDIT_NET(f, s, n, v_.desc.n_layers = 0);
 }
 static void edit_net_lr(bytes_t *f, section_ref_t *s, int n) { EDIT_NET(f, s, n, v_.lr = -1.0f); }
+/* the non-finite policy (issue 11): a layer's own rate NaN, a weight +inf */
+static void edit_net_layer_lr_nan(bytes_t *f, section_ref_t *s, int n) {
+  EDIT_NET(f, s, n, v_.desc.layers[1].config.update.learning_rate = NAN);
+}
+static void edit_weight_inf(bytes_t *f, section_ref_t *s, int n) {
+  set_float(f, find_section(s, n, TAG_BLOB, 0u << 16), 2, INFINITY);
+}
 static void edit_net_override(bytes_t *f, section_ref_t *s, int n) {
   EDIT_NET(f, s, n, v_.lr_override = 2);
 }
@@ -876,6 +883,8 @@ Test(reject, content_behind_valid_checksums) {
       {edit_net_layers, "invalid network description", "0 layers"},
       {edit_net_lr, "invalid learning-rate state", "lr -1"},
       {edit_net_override, "invalid learning-rate state", "lr_override 2"},
+      {edit_net_layer_lr_nan, "learning_rate = nan", "layer learning rate NaN"},
+      {edit_weight_inf, "a device value is not finite", "weight +inf"},
       {edit_net_huge, "does not fit in the file", "huge layer"},
       {edit_net_other_shape, "do not match the saved network", "other layer sizes"},
       {edit_net_seed, "layer tiles do not match the saved network", "network seed"},
