@@ -474,14 +474,17 @@ static aimc_status_t check_cross(const aimc_tile_config_t *c, const char *pre, c
     return AIMC_ERR_INVALID_ARGUMENT;
   }
   const aimc_update_desc_t *u = &c->update;
-  if (u->pulse_type == 2) {
-    snprintf(msg, len,
-             "%s%supdate.pulse_type = 2 (aihwkit STOCHASTIC) is not implemented (allowed: 0 "
-             "NONE, 1 STOCHASTIC_COMPRESSED, which has the same statistics, 3 NONE_WITH_DEVICE, "
-             "4 MEAN_COUNT, 5 DETERMINISTIC_IMPLICIT)",
-             pre, dot);
-    return AIMC_ERR_INVALID_ARGUMENT;
-  }
+  const aimc_update_desc_t *ups[2] = {&c->update, &c->transfer_update};
+  const char *up_names[2] = {"update", "transfer_update"};
+  for (int k = 0; k < 2; ++k)
+    if (ups[k]->pulse_type == 2) {
+      snprintf(msg, len,
+               "%s%s%s.pulse_type = 2 (aihwkit STOCHASTIC) is not implemented (allowed: 0 "
+               "NONE, 1 STOCHASTIC_COMPRESSED, which has the same statistics, 3 "
+               "NONE_WITH_DEVICE, 4 MEAN_COUNT, 5 DETERMINISTIC_IMPLICIT)",
+               pre, dot, up_names[k]);
+      return AIMC_ERR_INVALID_ARGUMENT;
+    }
   const aimc_algorithm_desc_t *al = &c->algorithm;
   if (aimc_is_transfer_family(al->kind) && al->transfer_every == 0.0f) {
     snprintf(msg, len,
