@@ -173,7 +173,7 @@ struct aimc_backend_ops {
                                      int64_t *correct);
   /* Scans rows x len floats, row r at v + r * stride: *bad gets the flat
    * index r * len + i of the first NaN or infinity (-1 if none), *max_abs
-   * the largest |value| of the finite ones (0 if none). Data checks of the
+   * the largest |value| (when all are finite). Data checks of the
    * non-finite policy; on CUDA one reduction and one host synchronisation. */
   aimc_status_t (*scan_finite)(aimc_context_t *ctx, const float *v, int64_t rows, int64_t len,
                                int64_t stride, int64_t *bad, float *max_abs);
