@@ -257,6 +257,25 @@ aimc_status_t aimc_check_finite(aimc_context_t *ctx, const char *name, const flo
 aimc_status_t aimc_check_labels(aimc_context_t *ctx, const int32_t *labels, int64_t n,
                                 int32_t classes);
 
+/* Largest |value| a float state may reach before an exact update: the sum
+ * of a batch in float may exceed the exact sum by a little, so half the
+ * float range. */
+#define AIMC_EXACT_LIMIT 1.7014117e38
+/* The float state an exact update adds to without bounds (the weights of
+ * FLOAT_SGD or pulse type NONE, mixed precision's chi), NULL if none;
+ * *what names it. */
+const float *aimc_tiles_exact_state(const aimc_tiles_t *tiles, const char **what);
+/* AIMC_ERR_NON_FINITE when max|state| + lr batch x_max d_max reaches
+ * AIMC_EXACT_LIMIT (nothing to check: AIMC_OK). */
+aimc_status_t aimc_tiles_exact_bound(aimc_tiles_t *tiles, int64_t batch, float x_max,
+                                     float d_max);
+/* An update whose arguments the caller has validated and checked (the
+ * network's steps): no scans. */
+aimc_status_t aimc_tiles_update_trusted(aimc_tiles_t *tiles, const float *x,
+                                        int64_t x_tile_stride, const float *d,
+                                        int64_t d_tile_stride, const float *y,
+                                        int64_t y_tile_stride, int64_t batch);
+
 /* Number of elements of a batch as size_t, or 0 on overflow. */
 size_t aimc_checked_count(int64_t a, int64_t b, int64_t c);
 

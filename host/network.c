@@ -178,9 +178,10 @@ void aimc_network_free(aimc_network_t *n) {
     if (n->bias[l]) ctx->ops->release(ctx, n->bias[l]);
     if (n->act[l]) ctx->ops->release(ctx, n->act[l]);
     if (n->stats_backup[l]) ctx->ops->release(ctx, n->stats_backup[l]);
+    if (n->grad[l]) ctx->ops->release(ctx, n->grad[l]);
   }
-  float *bufs[6] = {n->tin, n->tout, n->tgrad, n->grad[0], n->grad[1], n->loss};
-  for (int k = 0; k < 6; ++k)
+  float *bufs[4] = {n->tin, n->tout, n->tgrad, n->loss};
+  for (int k = 0; k < 4; ++k)
     if (bufs[k]) ctx->ops->release(ctx, bufs[k]);
   if (n->correct) ctx->ops->release(ctx, n->correct);
   free(n);
@@ -299,35 +300,31 @@ aimc_status_t aimc_network_create(aimc_context_t *ctx, const aimc_network_desc_t
 static aimc_status_t reserve(aimc_network_t *n, int64_t batch) {
   if (batch <= n->capacity) return AIMC_OK;
   aimc_context_t *ctx = n->ctx;
-  int64_t K = n->replicas, tile_floats = 0, vec = 0;
+  int64_t K = n->replicas, tile_floats = 0;
   for (int32_t l = 0; l < n->desc.n_layers; ++l) {
     const aimc_layer_map_t *m = &n->map[l];
     int64_t w = m->tr > m->tc ? m->tr : m->tc;
     if (n_tiles(m) * w > tile_floats) tile_floats = n_tiles(m) * w;
-    if (m->in > vec) vec = m->in;
-    if (m->out > vec) vec = m->out;
   }
-  size_t tb = (size_t)(tile_floats * batch) * sizeof(float), vb = (size_t)(K * vec * batch) * sizeof(float);
+  size_t tb = (size_t)(tile_floats * batch) * sizeof(float);
   float **tile_bufs[3] = {&n->tin, &n->tout, &n->tgrad};
   for (int k = 0; k < 3; ++k) {
     if (*tile_bufs[k]) ctx->ops->release(ctx, *tile_bufs[k]);
     *tile_bufs[k] = NULL;
   }
-  for (int k = 0; k < 2; ++k) {
-    if (n->grad[k]) ctx->ops->release(ctx, n->grad[k]);
-    n->grad[k] = NULL;
-  }
   for (int32_t l = 0; l < n->desc.n_layers; ++l) {
     if (n->act[l]) ctx->ops->release(ctx, n->act[l]);
-    n->act[l] = NULL;
+    if (n->grad[l]) ctx->ops->release(ctx, n->grad[l]);
+    n->act[l] = n->grad[l] = NULL;
   }
   n->capacity = 0;
   aimc_status_t s = AIMC_OK;
   for (int k = 0; k < 3 && s == AIMC_OK; ++k) s = ctx->ops->alloc(ctx, (void **)tile_bufs[k], tb);
-  for (int k = 0; k < 2 && s == AIMC_OK; ++k) s = ctx->ops->alloc(ctx, (void **)&n->grad[k], vb);
-  for (int32_t l = 0; l < n->desc.n_layers && s == AIMC_OK; ++l)
-    s = ctx->ops->alloc(ctx, (void **)&n->act[l],
-                        (size_t)(K * n->map[l].out * batch) * sizeof(float));
+  for (int32_t l = 0; l < n->desc.n_layers && s == AIMC_OK; ++l) {
+    size_t bytes = (size_t)(K * n->map[l].out * batch) * sizeof(float);
+    s = ctx->ops->alloc(ctx, (void **)&n->act[l], bytes);
+    if (s == AIMC_OK) s = ctx->ops->alloc(ctx, (void **)&n->grad[l], bytes);
+  }
   if (s != AIMC_OK)
     return aimc_error(ctx, s, "could not allocate the buffers for a batch of %lld samples (%s)",
                       (long long)batch, ctx->last_error);
@@ -395,35 +392,91 @@ aimc_status_t aimc_network_forward(aimc_network_t *net, const float *x, float *y
   return net->ctx->ops->copy(net->ctx, y, net->act[L - 1], bytes, AIMC_COPY_CONTEXT_TO_CONTEXT);
 }
 
-/* Backward and update of layer l with the loss gradient g w.r.t. its
- * activated outputs (replaced by the gradient w.r.t. its inputs in g_in). */
-static aimc_status_t train_layer(aimc_network_t *n, int32_t l, const float *x, int64_t batch,
-                                 float *g, float *g_in) {
+/* Backward through layer l: its loss gradient g = grad[l] w.r.t. the
+ * activated outputs becomes the gradient w.r.t. the pre-activation, and
+ * (for l > 0) the previous layer's gradient grad[l - 1] is read through
+ * this layer's W^T, before any layer is updated. */
+static aimc_status_t backward_layer(aimc_network_t *n, int32_t l, int64_t batch) {
   const aimc_backend_ops_t *ops = n->ctx->ops;
   aimc_context_t *ctx = n->ctx;
   const aimc_layer_map_t *m = &n->map[l];
-  aimc_status_t s = ops->net_activation_grad(ctx, m, n->act[l], batch, g);
-  if (s == AIMC_OK) s = ops->net_gather(ctx, m, AIMC_SIDE_OUT, g, batch * m->out, batch, n->tgrad);
-  if (s == AIMC_OK && l > 0) { /* the previous layer's gradient, through this layer's W^T */
-    s = aimc_tiles_backward(n->tiles[l], n->tgrad, n->tout, batch);
-    if (s == AIMC_OK) s = ops->net_reduce(ctx, m, AIMC_SIDE_IN, n->tout, batch, g_in);
+  aimc_status_t s = ops->net_activation_grad(ctx, m, n->act[l], batch, n->grad[l]);
+  if (s == AIMC_OK && l > 0) {
+    s = ops->net_gather(ctx, m, AIMC_SIDE_OUT, n->grad[l], batch * m->out, batch, n->tgrad);
+    if (s == AIMC_OK) s = aimc_tiles_backward(n->tiles[l], n->tgrad, n->tout, batch);
+    if (s == AIMC_OK) s = ops->net_reduce(ctx, m, AIMC_SIDE_IN, n->tout, batch, n->grad[l - 1]);
   }
+  return s;
+}
+
+static float bias_rate(const aimc_network_t *n) {
+  return n->lr_override ? n->lr : n->desc.learning_rate;
+}
+
+/* Largest |value| of a [replicas][batch][width] context array. */
+static aimc_status_t max_abs_of(aimc_network_t *n, const float *v, int64_t count, float *mx) {
+  int64_t bad = -1;
+  aimc_status_t s = n->ctx->ops->scan_finite(n->ctx, v, 1, count, 0, &bad, mx);
+  if (s == AIMC_OK && bad >= 0)
+    return aimc_error(n->ctx, AIMC_ERR_NON_FINITE,
+                      "the training step diverged: a gradient or activation is not finite; no "
+                      "weight or bias was changed");
+  return s;
+}
+
+/* The exact-update bound of every layer (tiles with exact float updates
+ * and the biases), checked before any layer is updated: a refused step
+ * changes no layer. */
+static aimc_status_t check_layer_bounds(aimc_network_t *n, const float *x, int64_t batch) {
+  int64_t K = n->replicas;
+  for (int32_t l = 0; l < n->desc.n_layers; ++l) {
+    const aimc_layer_map_t *m = &n->map[l];
+    float in_max = 0.0f, d_max = 0.0f, b_max = 0.0f;
+    const float *in = l == 0 ? x : n->act[l - 1];
+    const char *what;
+    int exact = aimc_tiles_exact_state(n->tiles[l], &what) != NULL;
+    aimc_status_t s = max_abs_of(n, n->grad[l], K * batch * m->out, &d_max);
+    if (s == AIMC_OK && exact) s = max_abs_of(n, in, (l == 0 ? 1 : K) * batch * m->in, &in_max);
+    if (s == AIMC_OK && exact) s = aimc_tiles_exact_bound(n->tiles[l], batch, in_max, d_max);
+    if (s == AIMC_OK && n->desc.layers[l].bias)
+      s = max_abs_of(n, n->bias[l], K * m->out, &b_max);
+    if (s != AIMC_OK) return s;
+    double step = (double)bias_rate(n) * (double)batch * (double)d_max;
+    if (n->desc.layers[l].bias && (double)b_max + step >= AIMC_EXACT_LIMIT)
+      return aimc_error(n->ctx, AIMC_ERR_NON_FINITE,
+                        "the training step diverged: layer %d's biases would leave the float "
+                        "range (max|bias| %g + lr %g x batch %lld x max|d| %g reaches FLT_MAX / "
+                        "2); no weight or bias was changed",
+                        (int)l, (double)b_max, (double)bias_rate(n), (long long)batch,
+                        (double)d_max);
+  }
+  return AIMC_OK;
+}
+
+/* Update of layer l from its inputs and its gradient grad[l]. The data
+ * were checked by the step (finite inputs, bounds): the tiles' own checks
+ * are skipped, saving their scans (host synchronisations on CUDA). */
+static aimc_status_t update_layer(aimc_network_t *n, int32_t l, const float *x, int64_t batch) {
+  const aimc_backend_ops_t *ops = n->ctx->ops;
+  aimc_context_t *ctx = n->ctx;
+  const aimc_layer_map_t *m = &n->map[l];
   int64_t stride;
   const float *in = layer_input(n, l, x, batch, &stride);
+  aimc_status_t s =
+      ops->net_gather(ctx, m, AIMC_SIDE_OUT, n->grad[l], batch * m->out, batch, n->tgrad);
   if (s == AIMC_OK) s = ops->net_gather(ctx, m, AIMC_SIDE_IN, in, stride, batch, n->tin);
   if (s == AIMC_OK) {
+    const float *y = NULL;
     if (n->desc.layers[l].config.algorithm.kind == AIMC_ALGO_STELLAR) { /* gate on outputs */
       s = ops->net_gather(ctx, m, AIMC_SIDE_OUT, n->act[l], batch * m->out, batch, n->tout);
-      if (s == AIMC_OK)
-        s = aimc_tiles_update_gated(n->tiles[l], n->tin, batch * m->tc, n->tgrad, batch * m->tr,
-                                    n->tout, batch * m->tr, batch);
-    } else {
-      s = aimc_tiles_update(n->tiles[l], n->tin, n->tgrad, batch);
+      y = n->tout;
     }
+    if (s == AIMC_OK)
+      s = aimc_tiles_update_trusted(n->tiles[l], n->tin, batch * m->tc, n->tgrad, batch * m->tr,
+                                    y, batch * m->tr, batch);
   }
   if (s == AIMC_OK && n->desc.layers[l].bias)
-    s = ops->net_bias_update(ctx, m, g, batch, n->lr_override ? n->lr : n->desc.learning_rate,
-                             n->bias[l]);
+    s = ops->net_bias_update(ctx, m, n->grad[l], batch, bias_rate(n), n->bias[l]);
   return s;
 }
 
@@ -496,13 +549,14 @@ aimc_status_t aimc_network_train_batch(aimc_network_t *net, const float *x, cons
       (s = forward(net, x, batch)) != AIMC_OK)
     return s;
   s = ctx->ops->net_softmax_ce(ctx, net->replicas, batch, net->map[L - 1].out, net->act[L - 1],
-                               labels, net->grad[0], net->loss);
+                               labels, net->grad[L - 1], net->loss);
   if (s == AIMC_OK) s = check_diverged(net, batch, &marks);
-  int cur = 0;
-  for (int32_t l = L - 1; l >= 0 && s == AIMC_OK; --l) {
-    s = train_layer(net, l, x, batch, net->grad[cur], net->grad[1 - cur]);
-    cur = 1 - cur;
-  }
+  /* every gradient first (each read through W before any update, as a
+     sequential backward-then-update pass would), then the bounds, then
+     the updates: a diverging step is refused before any layer changes */
+  for (int32_t l = L - 1; l >= 0 && s == AIMC_OK; --l) s = backward_layer(net, l, batch);
+  if (s == AIMC_OK && (s = check_layer_bounds(net, x, batch)) != AIMC_OK) undo_reads(net, &marks);
+  for (int32_t l = L - 1; l >= 0 && s == AIMC_OK; --l) s = update_layer(net, l, x, batch);
   for (int32_t l = 0; l < L && s == AIMC_OK; ++l) s = aimc_tiles_decay(net->tiles[l]);
   if (s == AIMC_OK && loss)
     s = ctx->ops->copy(ctx, loss, net->loss, (size_t)net->replicas * sizeof(float),

@@ -365,29 +365,32 @@ static aimc_status_t check_update_data(aimc_tiles_t *tiles, const char *name, co
   return aimc_check_finite(tiles->ctx, label, v, &sh, max_abs);
 }
 
-/* Largest |value| a float state may reach before an exact update: the sum
- * of a batch in float may exceed the exact sum by a little, so half the
- * float range. */
-#define AIMC_EXACT_LIMIT 1.7014117e38
-
 /* Exact float updates (pulse type NONE, FLOAT_SGD) and the mixed-precision
  * accumulator add at most lr batch max|x| max|d| to any element: refused
  * with AIMC_ERR_NON_FINITE when that and the largest |element| reach the
  * limit, so the state never becomes infinite. */
-static aimc_status_t check_exact_bound(aimc_tiles_t *tiles, int64_t batch, float x_max,
-                                       float d_max) {
+const float *aimc_tiles_exact_state(const aimc_tiles_t *tiles, const char **what) {
   const aimc_tile_params_t *p = tiles->hparams;
   int32_t kind = p[0].algo.kind;
   int exact = kind == AIMC_ALGO_FLOAT_SGD;
-  double lr = 0.0;
-  for (int64_t t = 0; t < tiles->st.n_tiles; ++t) {
+  for (int64_t t = 0; t < tiles->st.n_tiles; ++t)
     if (kind == AIMC_ALGO_SGD && p[t].upd[0].pulse_type == AIMC_PULSE_NONE) exact = 1;
-    if (p[t].upd[0].lr > lr) lr = p[t].upd[0].lr;
+  *what = "the weights";
+  if (kind == AIMC_ALGO_MIXED_PRECISION) {
+    *what = "the accumulator chi";
+    return tiles->st.H;
   }
-  const float *state = exact ? tiles->st.arr[0].w : NULL;
-  const char *what = "the weights";
-  if (kind == AIMC_ALGO_MIXED_PRECISION) state = tiles->st.H, what = "the accumulator chi";
+  return exact ? tiles->st.arr[0].w : NULL;
+}
+
+aimc_status_t aimc_tiles_exact_bound(aimc_tiles_t *tiles, int64_t batch, float x_max,
+                                     float d_max) {
+  const char *what;
+  const float *state = aimc_tiles_exact_state(tiles, &what);
   if (!state) return AIMC_OK;
+  double lr = 0.0;
+  for (int64_t t = 0; t < tiles->st.n_tiles; ++t)
+    if (tiles->hparams[t].upd[0].lr > lr) lr = tiles->hparams[t].upd[0].lr;
   aimc_check_shape_t sh = {1, 0, tiles->st.n_tiles * tiles->st.rows, tiles->st.cols, NULL, NULL,
                            "element"};
   float w_max = 0.0f;
@@ -422,8 +425,16 @@ aimc_status_t aimc_tiles_update_gated(aimc_tiles_t *tiles, const float *x, int64
   if ((s = check_update_data(tiles, "x", x, x_tile_stride, batch, tiles->st.cols, &x_max)) ||
       (s = check_update_data(tiles, "d", d, d_tile_stride, batch, tiles->st.rows, &d_max)) ||
       (y && (s = check_update_data(tiles, "y", y, y_tile_stride, batch, tiles->st.rows, NULL))) ||
-      (s = check_exact_bound(tiles, batch, x_max, d_max)))
+      (s = aimc_tiles_exact_bound(tiles, batch, x_max, d_max)))
     return s;
+  return aimc_tiles_update_trusted(tiles, x, x_tile_stride, d, d_tile_stride, y, y_tile_stride,
+                                   batch);
+}
+
+aimc_status_t aimc_tiles_update_trusted(aimc_tiles_t *tiles, const float *x,
+                                        int64_t x_tile_stride, const float *d,
+                                        int64_t d_tile_stride, const float *y,
+                                        int64_t y_tile_stride, int64_t batch) {
   aimc_update_args_t a;
   memset(&a, 0, sizeof a);
   a.x = x, a.d = d, a.x_tile_stride = x_tile_stride, a.d_tile_stride = d_tile_stride;

@@ -30,7 +30,8 @@
  *   backend (on CUDA: one reduction and one host synchronisation per
  *   checked array). A step that would make the state or the loss
  *   non-finite with finite inputs returns AIMC_ERR_NON_FINITE and changes
- *   nothing: network steps check logits and loss before any update; exact
+ *   nothing: network steps check logits, loss, gradients and the bounds of
+ *   every layer and bias before any update; exact
  *   float updates (pulse type NONE, FLOAT_SGD, the mixed-precision
  *   accumulator) refuse when max|state| + lr batch max|x| max|d| reaches
  *   FLT_MAX / 2. Reads (forward, backward, get_*) pass whatever they are

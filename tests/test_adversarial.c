@@ -62,6 +62,32 @@ static void assert_tiles_equal(const aimc_tiles_t *a, const aimc_tiles_t *b, con
   cr_assert_arr_eq(sa, sb, sizeof sa, "%s: statistics differ", what);
 }
 
+/* Weights, device states and statistics of two tile batches of any shape. */
+static void assert_tiles_equal_any(const aimc_tiles_t *a, const aimc_tiles_t *b,
+                                   const char *what) {
+  int64_t n;
+  int32_t r, c;
+  CK(aimc_tiles_shape(a, &n, &r, &c));
+  size_t nw = (size_t)n * (size_t)r * (size_t)c;
+  float *wa = test_alloc(nw), *wb = test_alloc(nw);
+  for (int p = -1; p < AIMC_PARAM_COUNT; ++p) {
+    if (p < 0) {
+      CK(aimc_tiles_get_weights(a, wa));
+      CK(aimc_tiles_get_weights(b, wb));
+    } else {
+      CK(aimc_tiles_get_device_param(a, (aimc_device_param_t)p, wa));
+      CK(aimc_tiles_get_device_param(b, (aimc_device_param_t)p, wb));
+    }
+    cr_assert_arr_eq(wa, wb, nw * sizeof(float), "%s: %s %d differs", what,
+                     p < 0 ? "weights" : "parameter", p);
+  }
+  aimc_tile_stats_t *sa = calloc((size_t)n, sizeof *sa), *sb = calloc((size_t)n, sizeof *sb);
+  CK(aimc_tiles_get_stats(a, sa));
+  CK(aimc_tiles_get_stats(b, sb));
+  cr_assert_arr_eq(sa, sb, (size_t)n * sizeof *sa, "%s: statistics differ", what);
+  free(wa), free(wb), free(sa), free(sb);
+}
+
 /* The same good step on both, then equal again: the random-stream counters
  * (not visible otherwise) did not move either. */
 static void assert_twins(aimc_tiles_t *a, aimc_tiles_t *b, const char *what) {
@@ -512,6 +538,44 @@ Test(network, diverged_step_changes_nothing, .timeout = 60) {
   assert_nets_equal(a, b, "diverged");
   aimc_network_destroy(a);
   aimc_network_destroy(b);
+  aimc_context_destroy(ctx);
+}
+
+/* A rate that overflows only the first layer (float SGD; the last layer is
+ * pulsed and has no bias): refused before any layer is updated, so the
+ * pulsed last layer is unchanged too; and a rate that overflows the biases. */
+Test(network, layer_bounds_checked_before_any_update, .timeout = 60) {
+  aimc_context_t *ctx = cpu();
+  for (int k = 0; k < 2; ++k) {
+    aimc_network_desc_t nd;
+    int32_t sizes[3] = {IN, HID, CLS};
+    CK(aimc_network_desc_mlp(&nd, 3, sizes, AIMC_ACT_TANH, NULL));
+    nd.seed = 5;
+    if (k == 0) {
+      CK(aimc_tile_config_algorithm(&nd.layers[0].config, AIMC_ALGO_FLOAT_SGD));
+      nd.layers[1].bias = 0;
+      nd.layers[0].bias = 0;
+    }
+    nd.learning_rate = 3e38f;
+    aimc_network_t *a = NULL, *b = NULL;
+    CK(aimc_network_create(ctx, &nd, &a));
+    CK(aimc_network_create(ctx, &nd, &b));
+    float x[NB * IN], loss[1] = {-7.0f};
+    int32_t labels[NB];
+    good_batch(x, labels, 4);
+    for (int i = 0; i < NB * IN; ++i) x[i] *= 1e6f; /* finite, but lr x |x| |d| is not */
+    expect(aimc_network_train_batch(a, x, labels, NB, loss), AIMC_ERR_NON_FINITE,
+           k == 0 ? "make the weights non-finite" : "biases would", k == 0 ? "layer 0 exact" : "biases");
+    cr_assert_eq(loss[0], -7.0f);
+    for (int32_t l = 0; l < 2; ++l) {
+      aimc_tiles_t *ta, *tb;
+      CK(aimc_network_layer_tiles(a, l, &ta));
+      CK(aimc_network_layer_tiles(b, l, &tb));
+      assert_tiles_equal_any(ta, tb, "layer bounds");
+    }
+    aimc_network_destroy(a);
+    aimc_network_destroy(b);
+  }
   aimc_context_destroy(ctx);
 }
 
