@@ -362,6 +362,53 @@ Test(ranges, largest_noise_keeps_state_finite, .timeout = 60) {
   aimc_context_destroy(ctx);
 }
 
+/* The largest learning rate a field accepts, for every configuration:
+ * each update either succeeds with finite state everywhere or is refused
+ * with AIMC_ERR_NON_FINITE. */
+Test(ranges, largest_rates_keep_state_finite, .timeout = 120) {
+  aimc_context_t *ctx = cpu();
+  for (int k = 0; k < n_configs(); ++k)
+    for (int which = 0; which < 3; ++which) {
+      aimc_tile_config_t cfg;
+      char name[64], what[128];
+      config_of(k, &cfg, name, sizeof name);
+      if (which == 0) cfg.update.learning_rate = 3.4e38f;
+      if (which == 1) cfg.algorithm.fast_lr = 3.4e38f, cfg.update.learning_rate = 1.0f;
+      if (which == 2) cfg.algorithm.transfer_lr = 3.4e38f, cfg.transfer_update.pulse_type =
+                                                               AIMC_PULSE_NONE;
+      snprintf(what, sizeof what, "%s, rate %d", name, which);
+      if (aimc_tile_config_validate(&cfg) != AIMC_OK) continue;
+      aimc_tiles_t *t = make_tiles(ctx, &cfg);
+      float x[NT * BATCH * COLS], d[NT * BATCH * ROWS], v[NT * ROWS * COLS];
+      test_rng_t r = {(uint64_t)k};
+      for (int step = 0; step < 4; ++step) {
+        test_fill(&r, x, sizeof x / sizeof *x, -1.0f, 1.0f);
+        test_fill(&r, d, sizeof d / sizeof *d, -1.0f, 1.0f);
+        aimc_status_t s = aimc_tiles_update(t, x, d, BATCH);
+        cr_assert(s == AIMC_OK || s == AIMC_ERR_NON_FINITE, "%s: %s", what, aimc_last_error());
+      }
+      int32_t arrays;
+      CK(aimc_tiles_n_arrays(t, &arrays));
+      for (int32_t a = 0; a < arrays; ++a)
+        for (int p = 0; p < AIMC_PARAM_COUNT; ++p) {
+          CK(aimc_tiles_get_device_param_ex(t, a, (aimc_device_param_t)p, v));
+          for (int i = 0; i < NT * ROWS * COLS; ++i)
+            cr_assert(isfinite(v[i]), "%s: array %d parameter %d [%d] = %g", what, a, p, i,
+                      (double)v[i]);
+        }
+      for (int b = 0; b < AIMC_BUFFER_COUNT; ++b) {
+        CK(aimc_tiles_get_buffer(t, (aimc_buffer_t)b, v));
+        for (int i = 0; i < NT * ROWS * COLS; ++i)
+          cr_assert(isfinite(v[i]), "%s: buffer %d [%d] = %g", what, b, i, (double)v[i]);
+      }
+      CK(aimc_tiles_get_weights(t, v));
+      for (int i = 0; i < NT * ROWS * COLS; ++i)
+        cr_assert(isfinite(v[i]), "%s: weight [%d] = %g", what, i, (double)v[i]);
+      aimc_tiles_destroy(t);
+    }
+  aimc_context_destroy(ctx);
+}
+
 /* A batch so large that batch * cols overflows int64 is refused as a batch
  * (before: the stride product overflowed first, UB). */
 Test(ranges, huge_batch, .timeout = 10) {

@@ -70,6 +70,12 @@ AIMC_HD float aimc_transfer_rate(const aimc_tile_params_t *tp) {
   return r;
 }
 
+/* Saturation of the transfer buffers: a buffer this full writes max_steps
+ * per read anyway, and capping it keeps an overflowing accumulation (huge
+ * rates) from becoming inf and then NaN (0 x inf when forgetting or reading a zero). Far
+ * above any value reached in training, so no result below it changes. */
+#define AIMC_BUFFER_MAX 1e30f
+
 /* Samples between transfers for a mini-batch of `batch` samples (0: never).
  * A negative transfer_every means |transfer_every| x states of A / lines
  * (chopped algorithms only). */
@@ -103,7 +109,7 @@ AIMC_HD float aimc_buffer_scale(const aimc_tile_params_t *tp, float count_lr, in
     bg = bg * p->dw_min_slow / p->dw_min_fast;
     if (count_lr > 0.0f) s = s / count_lr;
   }
-  return s / bg;
+  return aimc_minf(s / bg, AIMC_BUFFER_MAX);
 }
 
 /* Threshold step of the buffer: |h| >= 1 writes n = trunc(h) (at most
@@ -112,6 +118,7 @@ AIMC_HD float aimc_buffer_scale(const aimc_tile_params_t *tp, float count_lr, in
 AIMC_HD int32_t aimc_buffer_threshold(const aimc_algo_params_t *p, float *h) {
   float v = *h;
   if (!(aimc_absf(v) >= 1.0f)) return 0;
+  v = aimc_clampf(v, -AIMC_BUFFER_MAX, AIMC_BUFFER_MAX);
   float cap = (float)p->max_steps;
   float n = aimc_clampf(truncf(v), -cap, cap);
   float m = aimc_clampf(p->momentum, 0.0f, 1.0f);
@@ -131,7 +138,8 @@ AIMC_HD int32_t aimc_buffer_threshold(const aimc_algo_params_t *p, float *h) {
 AIMC_HD int32_t aimc_ttv2_element(const aimc_tile_params_t *tp, float v, float *h) {
   const aimc_algo_params_t *p = &tp->algo;
   float g = p->thres_scale * p->dw_min_slow;
-  float hh = *h + aimc_absf(aimc_transfer_rate(tp)) * v;
+  float hh = aimc_clampf(*h + aimc_absf(aimc_transfer_rate(tp)) * v, -AIMC_BUFFER_MAX,
+                         AIMC_BUFFER_MAX);
   float cap = (float)p->max_steps;
   float n = aimc_clampf(truncf(hh / g), -cap, cap);
   if (n != 0.0f) {
