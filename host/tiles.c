@@ -372,15 +372,27 @@ static aimc_status_t check_update_data(aimc_tiles_t *tiles, const char *name, co
 const float *aimc_tiles_exact_state(const aimc_tiles_t *tiles, const char **what) {
   const aimc_tile_params_t *p = tiles->hparams;
   int32_t kind = p[0].algo.kind;
-  int exact = kind == AIMC_ALGO_FLOAT_SGD;
+  int exact = kind == AIMC_ALGO_FLOAT_SGD, transfer = aimc_is_transfer_family(kind);
   for (int64_t t = 0; t < tiles->st.n_tiles; ++t)
-    if (kind == AIMC_ALGO_SGD && p[t].upd[0].pulse_type == AIMC_PULSE_NONE) exact = 1;
-  *what = "the weights";
+    if ((kind == AIMC_ALGO_SGD || transfer) && p[t].upd[0].pulse_type == AIMC_PULSE_NONE)
+      exact = 1;
+  *what = transfer ? "the weights of A" : "the weights";
   if (kind == AIMC_ALGO_MIXED_PRECISION) {
     *what = "the accumulator chi";
     return tiles->st.H;
   }
-  return exact ? tiles->st.arr[0].w : NULL;
+  return exact ? tiles->st.arr[transfer ? 1 : 0].w : NULL;
+}
+
+/* The rate of a tile's exact gradient update: the tile rate, or A's rate
+ * in the transfer family (auto-scaled rates divide by running maxima the
+ * host does not hold: their bound is not checked, see docs/physics.md). */
+static double exact_rate(const aimc_tile_params_t *tp) {
+  if (!aimc_is_transfer_family(tp->algo.kind)) return tp->upd[0].lr;
+  if (tp->algo.auto_scale && aimc_is_chopped(tp->algo.kind)) return 0.0;
+  aimc_algo_state_t unset;
+  memset(&unset, 0, sizeof unset);
+  return aimc_fast_rate(tp, &unset);
 }
 
 aimc_status_t aimc_tiles_exact_bound(aimc_tiles_t *tiles, int64_t batch, float x_max,
@@ -390,7 +402,7 @@ aimc_status_t aimc_tiles_exact_bound(aimc_tiles_t *tiles, int64_t batch, float x
   if (!state) return AIMC_OK;
   double lr = 0.0;
   for (int64_t t = 0; t < tiles->st.n_tiles; ++t)
-    if (tiles->hparams[t].upd[0].lr > lr) lr = tiles->hparams[t].upd[0].lr;
+    if (exact_rate(&tiles->hparams[t]) > lr) lr = exact_rate(&tiles->hparams[t]);
   aimc_check_shape_t sh = {1, 0, tiles->st.n_tiles * tiles->st.rows, tiles->st.cols, NULL, NULL,
                            "element"};
   float w_max = 0.0f;

@@ -367,11 +367,16 @@ Test(ranges, largest_noise_keeps_state_finite, .timeout = 60) {
  * with AIMC_ERR_NON_FINITE. */
 Test(ranges, largest_rates_keep_state_finite, .timeout = 120) {
   aimc_context_t *ctx = cpu();
-  for (int k = 0; k < n_configs(); ++k)
+  for (int k = 0; k < 2 * n_configs(); ++k)
     for (int which = 0; which < 3; ++which) {
       aimc_tile_config_t cfg;
       char name[64], what[128];
-      config_of(k, &cfg, name, sizeof name);
+      config_of(k % n_configs(), &cfg, name, sizeof name);
+      if (k >= n_configs()) { /* exact gradient updates (of A for the transfer family) */
+        if (cfg.update.pulse_type == AIMC_PULSE_NONE) continue;
+        cfg.update.pulse_type = AIMC_PULSE_NONE;
+        strncat(name, ", exact updates", sizeof name - strlen(name) - 1);
+      }
       if (which == 0) cfg.update.learning_rate = 3.4e38f;
       if (which == 1) cfg.algorithm.fast_lr = 3.4e38f, cfg.update.learning_rate = 1.0f;
       if (which == 2) cfg.algorithm.transfer_lr = 3.4e38f, cfg.transfer_update.pulse_type =
