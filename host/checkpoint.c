@@ -14,6 +14,7 @@
  * refuse files from a different build layout. */
 #define _POSIX_C_SOURCE 200809L /* mkstemp, fsync, fileno */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -27,6 +28,10 @@
 
 static uint32_t crc_of(const void *p, size_t n) {
   return (uint32_t)crc32_z(crc32_z(0L, Z_NULL, 0), (const Bytef *)p, n);
+}
+
+uint32_t aimc_ckpt_header_crc(const file_header_t *fh) {
+  return crc_of(fh, offsetof(file_header_t, header_crc));
 }
 
 /* ---- Writing -------------------------------------------------------------------- */
@@ -86,6 +91,7 @@ static void write_network(writer_t *w, const aimc_network_t *net, const void *us
   fh.algo_state_size = sizeof(aimc_algo_state_t);
   fh.stats_size = sizeof(aimc_tile_stats_t);
   fh.n_sections = count_sections(net);
+  fh.header_crc = aimc_ckpt_header_crc(&fh);
   if (fwrite(&fh, sizeof fh, 1, w->f) != 1)
     w->status = aimc_error(w->ctx, AIMC_ERR_IO, "%s: write failed (%s)", w->path, strerror(errno));
   net_record_t nr;
@@ -267,6 +273,17 @@ static aimc_status_t read_header(reader_t *r) {
     return corrupt(r, "%s: %s", "not an aimc checkpoint (bad magic)");
   if (fh.format != AIMC_CKPT_FORMAT)
     return corrupt(r, "%s: %s", "checkpoint format version differs from this library's");
+  if (fh.header_crc != aimc_ckpt_header_crc(&fh) || fh.pad != 0)
+    return corrupt(r, "%s: %s", "the header checksum does not match (corrupt header)");
+  if (fh.library_version > AIMC_VERSION || fh.library_version < 100) {
+    char why[160];
+    snprintf(why, sizeof why,
+             "written by library version %u.%u.%u; this library (%s) reads checkpoints of "
+             "0.1.0 up to its own version",
+             fh.library_version / 10000u, fh.library_version / 100u % 100u,
+             fh.library_version % 100u, aimc_version_string());
+    return corrupt(r, "%s: %s", why);
+  }
   if (fh.desc_size != sizeof(aimc_network_desc_t) || fh.config_size != sizeof(aimc_tile_config_t) ||
       fh.counters_size != sizeof(aimc_counters_t) || fh.algo_state_size != sizeof(aimc_algo_state_t) ||
       fh.stats_size != sizeof(aimc_tile_stats_t))

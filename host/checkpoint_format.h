@@ -6,7 +6,8 @@
 #include "host/network.h"
 
 #define AIMC_CKPT_MAGIC "AIMCCKPT"
-#define AIMC_CKPT_FORMAT 1u
+/* 2: the header carries its own CRC-32 */
+#define AIMC_CKPT_FORMAT 2u
 
 enum { TAG_NETW = 0x5754454e, TAG_TILS = 0x534c4954, TAG_BLOB = 0x424f4c42,
        TAG_BIAS = 0x53414942, TAG_USER = 0x52455355, TAG_END = 0x2e444e45 };
@@ -16,7 +17,12 @@ typedef struct file_header {
   uint32_t format, library_version;
   uint32_t desc_size, config_size, counters_size, algo_state_size, stats_size;
   uint32_t n_sections;
+  uint32_t header_crc; /* CRC-32 of the bytes before it */
+  uint32_t pad;
 } file_header_t;
+
+/* The CRC-32 a header must carry. */
+uint32_t aimc_ckpt_header_crc(const file_header_t *fh);
 
 typedef struct section_header {
   uint32_t tag, index;

@@ -261,6 +261,10 @@ typedef struct field {
 } field_t;
 
 #define INF HUGE_VAL
+/* Upper end of the spreads and noise levels (relative, or in units of
+ * dw_min or of the signal): far beyond any physical value, and small enough
+ * that a drawn device or a noisy read stays a finite float. */
+#define NOISE_MAX 1e6
 #define OFS(member) offsetof(aimc_tile_config_t, member)
 /* g is the group member of aimc_tile_config_t (device, forward, ...), f the field */
 #define FR(g, f, lo, hi) {#g "." #f, OFS(g.f), FT_F32, lo, hi, 0, 0, 0, 0, 0}
@@ -273,33 +277,33 @@ typedef struct field {
   {#g "." #f, OFS(g.f), type, lo, hi, 0, 0, 0, n, OFS(g.count)}
 
 #define DEVICE_FIELDS(g)                                                                \
-  FI(g, model, 0, AIMC_DEVICE_MODEL_COUNT - 1), FP(g, dw_min), FR(g, dw_min_dtod, 0, INF), \
-      FB(g, dw_min_dtod_log_normal), FR(g, dw_min_std, 0, INF), FA(g, up_down),           \
-      FR(g, up_down_dtod, 0, INF), FR(g, w_max, 0, INF), FR(g, w_min, -INF, 0),           \
-      FR(g, w_max_dtod, 0, INF), FR(g, w_min_dtod, 0, INF), FB(g, enforce_consistency),   \
+  FI(g, model, 0, AIMC_DEVICE_MODEL_COUNT - 1), FP(g, dw_min), FR(g, dw_min_dtod, 0, NOISE_MAX), \
+      FB(g, dw_min_dtod_log_normal), FR(g, dw_min_std, 0, NOISE_MAX), FA(g, up_down),           \
+      FR(g, up_down_dtod, 0, NOISE_MAX), FR(g, w_max, 0, INF), FR(g, w_min, -INF, 0),           \
+      FR(g, w_max_dtod, 0, NOISE_MAX), FR(g, w_min_dtod, 0, NOISE_MAX), FB(g, enforce_consistency),   \
       FR(g, corrupt_devices_prob, 0, 1), FR(g, corrupt_devices_range, 0, INF),            \
-      FR(g, lifetime, 0, INF), FR(g, lifetime_dtod, 0, INF), FR(g, diffusion, 0, INF),    \
-      FR(g, diffusion_dtod, 0, INF), FA(g, reset), FR(g, reset_dtod, 0, INF),             \
-      FR(g, reset_std, 0, INF), FR(g, write_noise_std, 0, INF),                           \
+      FR(g, lifetime, 0, INF), FR(g, lifetime_dtod, 0, NOISE_MAX), FR(g, diffusion, 0, INF),    \
+      FR(g, diffusion_dtod, 0, NOISE_MAX), FA(g, reset), FR(g, reset_dtod, 0, NOISE_MAX),             \
+      FR(g, reset_std, 0, NOISE_MAX), FR(g, write_noise_std, 0, NOISE_MAX),                           \
       FB(g, apply_write_noise_on_set), FA(g, gamma_up), FA(g, gamma_down),                \
-      FR(g, gamma_up_dtod, 0, INF), FR(g, gamma_down_dtod, 0, INF), FB(g, allow_increasing), \
+      FR(g, gamma_up_dtod, 0, NOISE_MAX), FR(g, gamma_down_dtod, 0, NOISE_MAX), FB(g, allow_increasing), \
       FB(g, mean_bound_reference), FB(g, mult_noise), FB(g, reverse_up), FB(g, reverse_down), \
-      FA(g, reverse_offset), FR(g, slope_up_dtod, 0, INF), FR(g, slope_down_dtod, 0, INF), \
-      FA(g, reference_mean), FR(g, reference_std, 0, INF), FB(g, subtract_symmetry_point), \
+      FA(g, reverse_offset), FR(g, slope_up_dtod, 0, NOISE_MAX), FR(g, slope_down_dtod, 0, NOISE_MAX), \
+      FA(g, reference_mean), FR(g, reference_std, 0, NOISE_MAX), FB(g, subtract_symmetry_point), \
       FA(g, A_up), FA(g, A_down), FA(g, gamma_up_exp), FA(g, gamma_down_exp), FA(g, a),   \
-      FA(g, b), FR(g, dw_min_std_add, 0, INF), FR(g, dw_min_std_slope, 0, INF),           \
-      FR(g, pow_gamma, 0, INF), FR(g, pow_gamma_dtod, 0, INF), FA(g, pow_up_down),        \
-      FR(g, pow_up_down_dtod, 0, INF), FI(g, n_piecewise, 1, AIMC_PIECEWISE_MAX),         \
+      FA(g, b), FR(g, dw_min_std_add, 0, NOISE_MAX), FR(g, dw_min_std_slope, 0, NOISE_MAX),           \
+      FR(g, pow_gamma, 0, INF), FR(g, pow_gamma_dtod, 0, NOISE_MAX), FA(g, pow_up_down),        \
+      FR(g, pow_up_down_dtod, 0, NOISE_MAX), FI(g, n_piecewise, 1, AIMC_PIECEWISE_MAX),         \
       FARR(g, piecewise_up, FT_F32, 0, INF, AIMC_PIECEWISE_MAX, n_piecewise),             \
       FARR(g, piecewise_down, FT_F32, 0, INF, AIMC_PIECEWISE_MAX, n_piecewise)
 
 #define IO_FIELDS(g)                                                                       \
   FB(g, is_perfect), FINF(g, inp_bound), FR(g, inp_res, 0, INF), FB(g, inp_sto_round),     \
-      FR(g, inp_noise, 0, INF), FR(g, inp_asymmetry, -1, 1), FINF(g, out_bound),           \
-      FR(g, out_res, 0, INF), FB(g, out_sto_round), FR(g, out_noise, 0, INF),              \
-      FR(g, out_noise_std, 0, INF), FA(g, out_scale), FR(g, out_asymmetry, -1, 1),         \
-      FR(g, out_nonlinearity, 0, INF), FR(g, out_nonlinearity_std, 0, INF),                \
-      FI(g, w_noise_type, 0, 2), FR(g, w_noise, 0, INF), FI(g, noise_management, 0, 4),    \
+      FR(g, inp_noise, 0, NOISE_MAX), FR(g, inp_asymmetry, -1, 1), FINF(g, out_bound),           \
+      FR(g, out_res, 0, INF), FB(g, out_sto_round), FR(g, out_noise, 0, NOISE_MAX),              \
+      FR(g, out_noise_std, 0, NOISE_MAX), FA(g, out_scale), FR(g, out_asymmetry, -1, 1),         \
+      FR(g, out_nonlinearity, 0, INF), FR(g, out_nonlinearity_std, 0, NOISE_MAX),                \
+      FI(g, w_noise_type, 0, 2), FR(g, w_noise, 0, NOISE_MAX), FI(g, noise_management, 0, 4),    \
       FR(g, nm_thres, 0, INF), FP(g, nm_assumed_wmax), FI(g, bound_management, 0, 2),      \
       FR(g, max_bm_factor, 1, INF), FP(g, max_bm_res), FB(g, bm_test_negative_bound)
 
@@ -470,14 +474,17 @@ static aimc_status_t check_cross(const aimc_tile_config_t *c, const char *pre, c
     return AIMC_ERR_INVALID_ARGUMENT;
   }
   const aimc_update_desc_t *u = &c->update;
-  if (u->pulse_type == 2) {
-    snprintf(msg, len,
-             "%s%supdate.pulse_type = 2 (aihwkit STOCHASTIC) is not implemented (allowed: 0 "
-             "NONE, 1 STOCHASTIC_COMPRESSED, which has the same statistics, 3 NONE_WITH_DEVICE, "
-             "4 MEAN_COUNT, 5 DETERMINISTIC_IMPLICIT)",
-             pre, dot);
-    return AIMC_ERR_INVALID_ARGUMENT;
-  }
+  const aimc_update_desc_t *ups[2] = {&c->update, &c->transfer_update};
+  const char *up_names[2] = {"update", "transfer_update"};
+  for (int k = 0; k < 2; ++k)
+    if (ups[k]->pulse_type == 2) {
+      snprintf(msg, len,
+               "%s%s%s.pulse_type = 2 (aihwkit STOCHASTIC) is not implemented (allowed: 0 "
+               "NONE, 1 STOCHASTIC_COMPRESSED, which has the same statistics, 3 "
+               "NONE_WITH_DEVICE, 4 MEAN_COUNT, 5 DETERMINISTIC_IMPLICIT)",
+               pre, dot, up_names[k]);
+      return AIMC_ERR_INVALID_ARGUMENT;
+    }
   const aimc_algorithm_desc_t *al = &c->algorithm;
   if (aimc_is_transfer_family(al->kind) && al->transfer_every == 0.0f) {
     snprintf(msg, len,

@@ -35,6 +35,7 @@ const char *aimc_status_string(aimc_status_t status) {
     case AIMC_ERR_BACKEND: return "AIMC_ERR_BACKEND";
     case AIMC_ERR_IO: return "AIMC_ERR_IO";
     case AIMC_ERR_CORRUPT: return "AIMC_ERR_CORRUPT";
+    case AIMC_ERR_NON_FINITE: return "AIMC_ERR_NON_FINITE";
   }
   return "AIMC_ERR_UNKNOWN_STATUS";
 }

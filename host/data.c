@@ -91,6 +91,13 @@ aimc_status_t aimc_idx_load(const char *path, aimc_idx_t *out) {
   got = read_all(f, idx.data, idx.count);
   uint8_t extra;
   int64_t more = got == idx.count ? read_all(f, &extra, 1) : 0;
+  int zerr = Z_OK;
+  if (got == idx.count && more == 0) (void)gzerror(f, &zerr);
+  if (zerr != Z_OK) { /* zlib hands out the data of a stream cut before its trailer */
+    free(idx.data);
+    return fail(f, AIMC_ERR_CORRUPT, path,
+                "truncated gzip stream: it ends before its trailer, so its CRC cannot be checked");
+  }
   if (got != idx.count || more != 0) {
     free(idx.data);
     if (got < 0 || more < 0) return fail(f, AIMC_ERR_CORRUPT, path, "corrupt gzip stream");
@@ -116,6 +123,9 @@ void aimc_idx_free(aimc_idx_t *idx) {
 aimc_status_t aimc_idx_normalize(const aimc_idx_t *idx, float mean, float std, float *out) {
   if (!idx || (!idx->data && idx->count > 0))
     return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "idx is NULL or holds no data");
+  if (idx->count < 0)
+    return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT,
+                      "idx->count = %lld is out of range [0, 2^34]", (long long)idx->count);
   if (!out) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "out is NULL");
   if (!(std > 0.0f && std < INFINITY) || !(mean > -INFINITY && mean < INFINITY))
     return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT,

@@ -172,6 +172,15 @@ struct aimc_backend_ops {
   aimc_status_t (*net_count_correct)(aimc_context_t *ctx, int32_t replicas, int64_t batch,
                                      int32_t classes, const float *logits, const int32_t *labels,
                                      int64_t *correct);
+  /* Scans rows x len floats, row r at v + r * stride: *bad gets the flat
+   * index r * len + i of the first NaN or infinity (-1 if none), *max_abs
+   * the largest |value| (when all are finite). Data checks of the
+   * non-finite policy; on CUDA one reduction and one host synchronisation. */
+  aimc_status_t (*scan_finite)(aimc_context_t *ctx, const float *v, int64_t rows, int64_t len,
+                               int64_t stride, int64_t *bad, float *max_abs);
+  /* *bad gets the index of the first label outside [0, classes) (-1 if none). */
+  aimc_status_t (*scan_labels)(aimc_context_t *ctx, const int32_t *labels, int64_t n,
+                               int32_t classes, int64_t *bad);
   /* Weights between the layer layout [replicas][out][in] and the tiles'
    * [tiles][tr][tc] (to_tiles: padding zeroed). */
   aimc_status_t (*net_weights)(aimc_context_t *ctx, const aimc_layer_map_t *m, int to_tiles,
@@ -232,6 +241,41 @@ int aimc_tiles_state_blobs(const aimc_tiles_t *t, aimc_blob_t *out);
 /* Whether host bytes are a valid content of blob b of t; *why says what is not. */
 int aimc_tiles_blob_valid(const aimc_tiles_t *t, const aimc_blob_t *b, const void *host,
                           const char **why);
+
+/* The non-finite policy (finite.c). A checked argument in context memory
+ * holds `rows` rows (row r at v + r * stride) of outer x inner values; the
+ * names say what the indices are in the error ("tile", "sample", "col");
+ * row NULL: one row named by nothing, outer_name NULL: no outer index. */
+typedef struct aimc_check_shape {
+  int64_t rows, stride, outer, inner;
+  const char *row, *outer_name, *inner_name;
+} aimc_check_shape_t;
+/* AIMC_ERR_INVALID_ARGUMENT naming the first NaN or infinity of v; *max_abs
+ * (may be NULL) gets max |v|. */
+aimc_status_t aimc_check_finite(aimc_context_t *ctx, const char *name, const float *v,
+                                const aimc_check_shape_t *shape, float *max_abs);
+/* AIMC_ERR_INVALID_ARGUMENT naming the first label outside [0, classes). */
+aimc_status_t aimc_check_labels(aimc_context_t *ctx, const int32_t *labels, int64_t n,
+                                int32_t classes);
+
+/* Largest |value| a float state may reach before an exact update: the sum
+ * of a batch in float may exceed the exact sum by a little, so half the
+ * float range. */
+#define AIMC_EXACT_LIMIT 1.7014117e38
+/* The float state an exact update adds to without bounds (the weights of
+ * FLOAT_SGD or pulse type NONE, mixed precision's chi), NULL if none;
+ * *what names it. */
+const float *aimc_tiles_exact_state(const aimc_tiles_t *tiles, const char **what);
+/* AIMC_ERR_NON_FINITE when max|state| + lr batch x_max d_max reaches
+ * AIMC_EXACT_LIMIT (nothing to check: AIMC_OK). */
+aimc_status_t aimc_tiles_exact_bound(aimc_tiles_t *tiles, int64_t batch, float x_max,
+                                     float d_max);
+/* An update whose arguments the caller has validated and checked (the
+ * network's steps): no scans. */
+aimc_status_t aimc_tiles_update_trusted(aimc_tiles_t *tiles, const float *x,
+                                        int64_t x_tile_stride, const float *d,
+                                        int64_t d_tile_stride, const float *y,
+                                        int64_t y_tile_stride, int64_t batch);
 
 /* Number of elements of a batch as size_t, or 0 on overflow. */
 size_t aimc_checked_count(int64_t a, int64_t b, int64_t c);

@@ -26,6 +26,15 @@ aimc_status_t aimc_network_desc_mlp(aimc_network_desc_t *desc, int32_t n_sizes,
   if (n_sizes < 2 || n_sizes > AIMC_MAX_LAYERS + 1)
     return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "n_sizes = %d is out of range [2, %d]",
                       (int)n_sizes, AIMC_MAX_LAYERS + 1);
+  for (int32_t k = 0; k < n_sizes; ++k)
+    if (sizes[k] < 1 || sizes[k] > (1 << 24))
+      return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "sizes[%d] = %d is out of range [1, 2^24]",
+                        (int)k, (int)sizes[k]);
+  if ((int)hidden < 0 || (int)hidden > AIMC_ACT_TANH)
+    return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT,
+                      "hidden = %d is not an activation (allowed: 0 NONE, 1 RELU, 2 SIGMOID, "
+                      "3 TANH)",
+                      (int)hidden);
   memset(desc, 0, sizeof *desc);
   desc->n_layers = n_sizes - 1;
   for (int32_t l = 0; l < desc->n_layers; ++l) {
@@ -86,6 +95,11 @@ aimc_status_t aimc_network_check(aimc_context_t *ctx, const aimc_network_desc_t 
       return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
                         "desc->layers[%d].activation = %d is out of range [0, 3]", (int)l,
                         (int)ld->activation);
+    if (!(ld->config.update.learning_rate >= 0.0f && ld->config.update.learning_rate < INFINITY))
+      return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
+                        "desc->layers[%d].config.update.learning_rate = %g is out of range "
+                        "[0, inf) (the network's rate replaces it, but it must be a number)",
+                        (int)l, (double)ld->config.update.learning_rate);
     if (ld->bias != 0 && ld->bias != 1)
       return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT,
                         "desc->layers[%d].bias = %d is out of range {0, 1}", (int)l, (int)ld->bias);
@@ -163,9 +177,11 @@ void aimc_network_free(aimc_network_t *n) {
     aimc_tiles_destroy(n->tiles[l]);
     if (n->bias[l]) ctx->ops->release(ctx, n->bias[l]);
     if (n->act[l]) ctx->ops->release(ctx, n->act[l]);
+    if (n->stats_backup[l]) ctx->ops->release(ctx, n->stats_backup[l]);
+    if (n->grad[l]) ctx->ops->release(ctx, n->grad[l]);
   }
-  float *bufs[6] = {n->tin, n->tout, n->tgrad, n->grad[0], n->grad[1], n->loss};
-  for (int k = 0; k < 6; ++k)
+  float *bufs[4] = {n->tin, n->tout, n->tgrad, n->loss};
+  for (int k = 0; k < 4; ++k)
     if (bufs[k]) ctx->ops->release(ctx, bufs[k]);
   if (n->correct) ctx->ops->release(ctx, n->correct);
   free(n);
@@ -241,6 +257,9 @@ aimc_status_t aimc_network_build(aimc_context_t *ctx, const aimc_network_desc_t 
     if (s == AIMC_OK)
       s = ctx->ops->alloc(ctx, (void **)&n->bias[l],
                           (size_t)n->replicas * (size_t)desc->layers[l].out * sizeof(float));
+    if (s == AIMC_OK)
+      s = ctx->ops->alloc(ctx, (void **)&n->stats_backup[l],
+                          (size_t)n_tiles(&n->map[l]) * sizeof(aimc_tile_stats_t));
   }
   if (s == AIMC_OK) s = ctx->ops->alloc(ctx, (void **)&n->loss, (size_t)n->replicas * sizeof(float));
   if (s == AIMC_OK)
@@ -281,35 +300,31 @@ aimc_status_t aimc_network_create(aimc_context_t *ctx, const aimc_network_desc_t
 static aimc_status_t reserve(aimc_network_t *n, int64_t batch) {
   if (batch <= n->capacity) return AIMC_OK;
   aimc_context_t *ctx = n->ctx;
-  int64_t K = n->replicas, tile_floats = 0, vec = 0;
+  int64_t K = n->replicas, tile_floats = 0;
   for (int32_t l = 0; l < n->desc.n_layers; ++l) {
     const aimc_layer_map_t *m = &n->map[l];
     int64_t w = m->tr > m->tc ? m->tr : m->tc;
     if (n_tiles(m) * w > tile_floats) tile_floats = n_tiles(m) * w;
-    if (m->in > vec) vec = m->in;
-    if (m->out > vec) vec = m->out;
   }
-  size_t tb = (size_t)(tile_floats * batch) * sizeof(float), vb = (size_t)(K * vec * batch) * sizeof(float);
+  size_t tb = (size_t)(tile_floats * batch) * sizeof(float);
   float **tile_bufs[3] = {&n->tin, &n->tout, &n->tgrad};
   for (int k = 0; k < 3; ++k) {
     if (*tile_bufs[k]) ctx->ops->release(ctx, *tile_bufs[k]);
     *tile_bufs[k] = NULL;
   }
-  for (int k = 0; k < 2; ++k) {
-    if (n->grad[k]) ctx->ops->release(ctx, n->grad[k]);
-    n->grad[k] = NULL;
-  }
   for (int32_t l = 0; l < n->desc.n_layers; ++l) {
     if (n->act[l]) ctx->ops->release(ctx, n->act[l]);
-    n->act[l] = NULL;
+    if (n->grad[l]) ctx->ops->release(ctx, n->grad[l]);
+    n->act[l] = n->grad[l] = NULL;
   }
   n->capacity = 0;
   aimc_status_t s = AIMC_OK;
   for (int k = 0; k < 3 && s == AIMC_OK; ++k) s = ctx->ops->alloc(ctx, (void **)tile_bufs[k], tb);
-  for (int k = 0; k < 2 && s == AIMC_OK; ++k) s = ctx->ops->alloc(ctx, (void **)&n->grad[k], vb);
-  for (int32_t l = 0; l < n->desc.n_layers && s == AIMC_OK; ++l)
-    s = ctx->ops->alloc(ctx, (void **)&n->act[l],
-                        (size_t)(K * n->map[l].out * batch) * sizeof(float));
+  for (int32_t l = 0; l < n->desc.n_layers && s == AIMC_OK; ++l) {
+    size_t bytes = (size_t)(K * n->map[l].out * batch) * sizeof(float);
+    s = ctx->ops->alloc(ctx, (void **)&n->act[l], bytes);
+    if (s == AIMC_OK) s = ctx->ops->alloc(ctx, (void **)&n->grad[l], bytes);
+  }
   if (s != AIMC_OK)
     return aimc_error(ctx, s, "could not allocate the buffers for a batch of %lld samples (%s)",
                       (long long)batch, ctx->last_error);
@@ -348,20 +363,28 @@ static aimc_status_t forward(aimc_network_t *n, const float *x, int64_t batch) {
   return s;
 }
 
-static aimc_status_t check_data(aimc_network_t *n, const void *x, const void *labels,
-                                int64_t batch, const char *what) {
+/* Checks the network, the batch and the two data pointers (out_name names
+ * the second: "labels" or "y"). */
+static aimc_status_t check_data(aimc_network_t *n, const void *x, const void *out,
+                                int64_t batch, const char *out_name) {
   if (!n) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "net is NULL");
   aimc_clear_error(n->ctx);
   if (batch < 1 || batch > (1 << 24))
-    return aimc_error(n->ctx, AIMC_ERR_INVALID_ARGUMENT, "%s = %lld is out of range [1, 2^24]",
-                      what, (long long)batch);
+    return aimc_error(n->ctx, AIMC_ERR_INVALID_ARGUMENT, "batch = %lld is out of range [1, 2^24]",
+                      (long long)batch);
   if (!x) return aimc_error(n->ctx, AIMC_ERR_INVALID_ARGUMENT, "x is NULL");
-  if (!labels) return aimc_error(n->ctx, AIMC_ERR_INVALID_ARGUMENT, "labels is NULL");
+  if (!out) return aimc_error(n->ctx, AIMC_ERR_INVALID_ARGUMENT, "%s is NULL", out_name);
   return AIMC_OK;
 }
 
+/* The non-finite policy for samples x [batch][inputs] of a training step. */
+static aimc_status_t check_inputs(aimc_network_t *n, const float *x, int64_t batch) {
+  aimc_check_shape_t sh = {1, 0, batch, n->map[0].in, NULL, "sample", "index"};
+  return aimc_check_finite(n->ctx, "x", x, &sh, NULL);
+}
+
 aimc_status_t aimc_network_forward(aimc_network_t *net, const float *x, float *y, int64_t batch) {
-  aimc_status_t s = check_data(net, x, y, batch, "batch");
+  aimc_status_t s = check_data(net, x, y, batch, "y");
   if (s != AIMC_OK) return s;
   if ((s = reserve(net, batch)) != AIMC_OK || (s = forward(net, x, batch)) != AIMC_OK) return s;
   int32_t L = net->desc.n_layers;
@@ -369,52 +392,171 @@ aimc_status_t aimc_network_forward(aimc_network_t *net, const float *x, float *y
   return net->ctx->ops->copy(net->ctx, y, net->act[L - 1], bytes, AIMC_COPY_CONTEXT_TO_CONTEXT);
 }
 
-/* Backward and update of layer l with the loss gradient g w.r.t. its
- * activated outputs (replaced by the gradient w.r.t. its inputs in g_in). */
-static aimc_status_t train_layer(aimc_network_t *n, int32_t l, const float *x, int64_t batch,
-                                 float *g, float *g_in) {
+/* Backward through layer l: its loss gradient g = grad[l] w.r.t. the
+ * activated outputs becomes the gradient w.r.t. the pre-activation, and
+ * (for l > 0) the previous layer's gradient grad[l - 1] is read through
+ * this layer's W^T, before any layer is updated. */
+static aimc_status_t backward_layer(aimc_network_t *n, int32_t l, int64_t batch) {
   const aimc_backend_ops_t *ops = n->ctx->ops;
   aimc_context_t *ctx = n->ctx;
   const aimc_layer_map_t *m = &n->map[l];
-  aimc_status_t s = ops->net_activation_grad(ctx, m, n->act[l], batch, g);
-  if (s == AIMC_OK) s = ops->net_gather(ctx, m, AIMC_SIDE_OUT, g, batch * m->out, batch, n->tgrad);
-  if (s == AIMC_OK && l > 0) { /* the previous layer's gradient, through this layer's W^T */
-    s = aimc_tiles_backward(n->tiles[l], n->tgrad, n->tout, batch);
-    if (s == AIMC_OK) s = ops->net_reduce(ctx, m, AIMC_SIDE_IN, n->tout, batch, g_in);
+  aimc_status_t s = ops->net_activation_grad(ctx, m, n->act[l], batch, n->grad[l]);
+  if (s == AIMC_OK && l > 0) {
+    s = ops->net_gather(ctx, m, AIMC_SIDE_OUT, n->grad[l], batch * m->out, batch, n->tgrad);
+    if (s == AIMC_OK) s = aimc_tiles_backward(n->tiles[l], n->tgrad, n->tout, batch);
+    if (s == AIMC_OK) s = ops->net_reduce(ctx, m, AIMC_SIDE_IN, n->tout, batch, n->grad[l - 1]);
   }
+  return s;
+}
+
+static float bias_rate(const aimc_network_t *n) {
+  return n->lr_override ? n->lr : n->desc.learning_rate;
+}
+
+/* Largest |value| of a [replicas][batch][width] context array. */
+static aimc_status_t max_abs_of(aimc_network_t *n, const float *v, int64_t count, float *mx) {
+  int64_t bad = -1;
+  aimc_status_t s = n->ctx->ops->scan_finite(n->ctx, v, 1, count, 0, &bad, mx);
+  if (s == AIMC_OK && bad >= 0)
+    return aimc_error(n->ctx, AIMC_ERR_NON_FINITE,
+                      "the training step diverged: a gradient or activation is not finite; no "
+                      "weight or bias was changed");
+  return s;
+}
+
+/* The exact-update bound of every layer (tiles with exact float updates
+ * and the biases), checked before any layer is updated: a refused step
+ * changes no layer. */
+static aimc_status_t check_layer_bounds(aimc_network_t *n, const float *x, int64_t batch) {
+  int64_t K = n->replicas;
+  for (int32_t l = 0; l < n->desc.n_layers; ++l) {
+    const aimc_layer_map_t *m = &n->map[l];
+    float in_max = 0.0f, d_max = 0.0f, b_max = 0.0f;
+    const float *in = l == 0 ? x : n->act[l - 1];
+    const char *what;
+    int exact = aimc_tiles_exact_state(n->tiles[l], &what) != NULL;
+    aimc_status_t s = max_abs_of(n, n->grad[l], K * batch * m->out, &d_max);
+    if (s == AIMC_OK && exact) s = max_abs_of(n, in, (l == 0 ? 1 : K) * batch * m->in, &in_max);
+    if (s == AIMC_OK && exact) s = aimc_tiles_exact_bound(n->tiles[l], batch, in_max, d_max);
+    if (s == AIMC_OK && n->desc.layers[l].bias)
+      s = max_abs_of(n, n->bias[l], K * m->out, &b_max);
+    if (s != AIMC_OK) return s;
+    double step = (double)bias_rate(n) * (double)batch * (double)d_max;
+    if (n->desc.layers[l].bias && (double)b_max + step >= AIMC_EXACT_LIMIT)
+      return aimc_error(n->ctx, AIMC_ERR_NON_FINITE,
+                        "the training step diverged: layer %d's biases would leave the float "
+                        "range (max|bias| %g + lr %g x batch %lld x max|d| %g reaches FLT_MAX / "
+                        "2); no weight or bias was changed",
+                        (int)l, (double)b_max, (double)bias_rate(n), (long long)batch,
+                        (double)d_max);
+  }
+  return AIMC_OK;
+}
+
+/* Update of layer l from its inputs and its gradient grad[l]. The data
+ * were checked by the step (finite inputs, bounds): the tiles' own checks
+ * are skipped, saving their scans (host synchronisations on CUDA). */
+static aimc_status_t update_layer(aimc_network_t *n, int32_t l, const float *x, int64_t batch) {
+  const aimc_backend_ops_t *ops = n->ctx->ops;
+  aimc_context_t *ctx = n->ctx;
+  const aimc_layer_map_t *m = &n->map[l];
   int64_t stride;
   const float *in = layer_input(n, l, x, batch, &stride);
+  aimc_status_t s =
+      ops->net_gather(ctx, m, AIMC_SIDE_OUT, n->grad[l], batch * m->out, batch, n->tgrad);
   if (s == AIMC_OK) s = ops->net_gather(ctx, m, AIMC_SIDE_IN, in, stride, batch, n->tin);
   if (s == AIMC_OK) {
+    const float *y = NULL;
     if (n->desc.layers[l].config.algorithm.kind == AIMC_ALGO_STELLAR) { /* gate on outputs */
       s = ops->net_gather(ctx, m, AIMC_SIDE_OUT, n->act[l], batch * m->out, batch, n->tout);
-      if (s == AIMC_OK)
-        s = aimc_tiles_update_gated(n->tiles[l], n->tin, batch * m->tc, n->tgrad, batch * m->tr,
-                                    n->tout, batch * m->tr, batch);
-    } else {
-      s = aimc_tiles_update(n->tiles[l], n->tin, n->tgrad, batch);
+      y = n->tout;
     }
+    if (s == AIMC_OK)
+      s = aimc_tiles_update_trusted(n->tiles[l], n->tin, batch * m->tc, n->tgrad, batch * m->tr,
+                                    y, batch * m->tr, batch);
   }
   if (s == AIMC_OK && n->desc.layers[l].bias)
-    s = ops->net_bias_update(ctx, m, g, batch, n->lr_override ? n->lr : n->desc.learning_rate,
-                             n->bias[l]);
+    s = ops->net_bias_update(ctx, m, n->grad[l], batch, bias_rate(n), n->bias[l]);
   return s;
+}
+
+/* The read counters and statistics of every layer (what a forward pass
+ * changes), kept so a diverged step can be undone. */
+typedef struct read_marks {
+  aimc_counters_t counters[AIMC_MAX_LAYERS];
+} read_marks_t;
+
+static aimc_status_t mark_reads(aimc_network_t *n, read_marks_t *m) {
+  aimc_context_t *ctx = n->ctx;
+  for (int32_t l = 0; l < n->desc.n_layers; ++l) {
+    m->counters[l] = n->tiles[l]->counters;
+    aimc_status_t s = ctx->ops->copy(ctx, n->stats_backup[l], n->tiles[l]->stats,
+                                     (size_t)n_tiles(&n->map[l]) * sizeof(aimc_tile_stats_t),
+                                     AIMC_COPY_CONTEXT_TO_CONTEXT);
+    if (s != AIMC_OK) return s;
+  }
+  return AIMC_OK;
+}
+
+static void undo_reads(aimc_network_t *n, const read_marks_t *m) {
+  aimc_context_t *ctx = n->ctx;
+  for (int32_t l = 0; l < n->desc.n_layers; ++l) {
+    n->tiles[l]->counters = m->counters[l];
+    (void)ctx->ops->copy(ctx, n->tiles[l]->stats, n->stats_backup[l],
+                         (size_t)n_tiles(&n->map[l]) * sizeof(aimc_tile_stats_t),
+                         AIMC_COPY_CONTEXT_TO_CONTEXT);
+  }
+}
+
+/* A step whose logits or loss are not finite has diverged: refused before
+ * any update, with the forward pass's counters and statistics undone. */
+static aimc_status_t check_diverged(aimc_network_t *n, int64_t batch, const read_marks_t *m) {
+  int32_t L = n->desc.n_layers;
+  aimc_check_shape_t logits = {n->replicas, batch * n->map[L - 1].out, batch, n->map[L - 1].out,
+                               "replica", "sample", "class"};
+  aimc_check_shape_t loss = {1, 0, 1, n->replicas, NULL, NULL, "replica"};
+  int64_t bad_logit = -1, bad_loss = -1;
+  float mx;
+  aimc_context_t *ctx = n->ctx;
+  aimc_status_t s = ctx->ops->scan_finite(ctx, n->act[L - 1], logits.rows, batch * logits.inner,
+                                          logits.stride, &bad_logit, &mx);
+  if (s == AIMC_OK) s = ctx->ops->scan_finite(ctx, n->loss, 1, n->replicas, 0, &bad_loss, &mx);
+  if (s != AIMC_OK) return s;
+  if (bad_logit < 0 && bad_loss < 0) return AIMC_OK;
+  undo_reads(n, m);
+  const char *what = bad_logit >= 0 ? "logits" : "loss";
+  int64_t at = bad_logit >= 0 ? bad_logit : bad_loss;
+  const aimc_check_shape_t *sh = bad_logit >= 0 ? &logits : &loss;
+  int64_t per_row = sh->outer * sh->inner;
+  return aimc_error(ctx, AIMC_ERR_NON_FINITE,
+                    "the training step diverged: %s element %lld (replica %lld) is not finite; "
+                    "no weight, bias or statistic was changed (lower the learning rate or check "
+                    "the weights)",
+                    what, (long long)at, (long long)(at / per_row));
 }
 
 aimc_status_t aimc_network_train_batch(aimc_network_t *net, const float *x, const int32_t *labels,
                                        int64_t batch, float *loss) {
-  aimc_status_t s = check_data(net, x, labels, batch, "batch");
+  aimc_status_t s = check_data(net, x, labels, batch, "labels");
   if (s != AIMC_OK) return s;
-  if ((s = reserve(net, batch)) != AIMC_OK || (s = forward(net, x, batch)) != AIMC_OK) return s;
   int32_t L = net->desc.n_layers;
   aimc_context_t *ctx = net->ctx;
+  read_marks_t marks;
+  if ((s = check_inputs(net, x, batch)) != AIMC_OK ||
+      (s = aimc_check_labels(ctx, labels, batch, net->map[L - 1].out)) != AIMC_OK)
+    return s;
+  if ((s = reserve(net, batch)) != AIMC_OK || (s = mark_reads(net, &marks)) != AIMC_OK ||
+      (s = forward(net, x, batch)) != AIMC_OK)
+    return s;
   s = ctx->ops->net_softmax_ce(ctx, net->replicas, batch, net->map[L - 1].out, net->act[L - 1],
-                               labels, net->grad[0], net->loss);
-  int cur = 0;
-  for (int32_t l = L - 1; l >= 0 && s == AIMC_OK; --l) {
-    s = train_layer(net, l, x, batch, net->grad[cur], net->grad[1 - cur]);
-    cur = 1 - cur;
-  }
+                               labels, net->grad[L - 1], net->loss);
+  if (s == AIMC_OK) s = check_diverged(net, batch, &marks);
+  /* every gradient first (each read through W before any update, as a
+     sequential backward-then-update pass would), then the bounds, then
+     the updates: a diverging step is refused before any layer changes */
+  for (int32_t l = L - 1; l >= 0 && s == AIMC_OK; --l) s = backward_layer(net, l, batch);
+  if (s == AIMC_OK && (s = check_layer_bounds(net, x, batch)) != AIMC_OK) undo_reads(net, &marks);
+  for (int32_t l = L - 1; l >= 0 && s == AIMC_OK; --l) s = update_layer(net, l, x, batch);
   for (int32_t l = 0; l < L && s == AIMC_OK; ++l) s = aimc_tiles_decay(net->tiles[l]);
   if (s == AIMC_OK && loss)
     s = ctx->ops->copy(ctx, loss, net->loss, (size_t)net->replicas * sizeof(float),
@@ -424,13 +566,14 @@ aimc_status_t aimc_network_train_batch(aimc_network_t *net, const float *x, cons
 
 aimc_status_t aimc_network_evaluate(aimc_network_t *net, const float *x, const int32_t *labels,
                                     int64_t n, int64_t batch, int64_t *correct) {
-  aimc_status_t s = check_data(net, x, labels, batch, "batch");
+  aimc_status_t s = check_data(net, x, labels, batch, "labels");
   if (s != AIMC_OK) return s;
   if (n < 0) return aimc_error(net->ctx, AIMC_ERR_INVALID_ARGUMENT, "n = %lld is negative",
                                (long long)n);
   if (!correct) return aimc_error(net->ctx, AIMC_ERR_INVALID_ARGUMENT, "correct is NULL");
   aimc_context_t *ctx = net->ctx;
   int32_t L = net->desc.n_layers, in = net->map[0].in, classes = net->map[L - 1].out;
+  if (n > 0 && (s = aimc_check_labels(ctx, labels, n, classes)) != AIMC_OK) return s;
   if ((s = reserve(net, batch < n ? batch : (n > 0 ? n : 1))) != AIMC_OK) return s;
   if ((s = ctx->ops->zero(ctx, net->correct, (size_t)net->replicas * sizeof(int64_t))) != AIMC_OK)
     return s;
@@ -574,6 +717,13 @@ aimc_status_t aimc_network_program_layer(aimc_network_t *net, int32_t layer, con
   if (s != AIMC_OK) return s;
   aimc_clear_error(net->ctx);
   if (!w) return aimc_error(net->ctx, AIMC_ERR_INVALID_ARGUMENT, "w is NULL");
+  const aimc_layer_map_t *m = &net->map[layer];
+  aimc_check_shape_t ws = {m->replicas, (int64_t)m->out * m->in, m->out, m->in,
+                           "replica", "out", "in"};
+  aimc_check_shape_t bs = {m->replicas, m->out, 1, m->out, "replica", NULL, "out"};
+  if ((s = aimc_check_finite(net->ctx, "w", w, &ws, NULL)) != AIMC_OK ||
+      (bias && (s = aimc_check_finite(net->ctx, "bias", bias, &bs, NULL)) != AIMC_OK))
+    return s;
   return aimc_network_write_layer(net, layer, w, bias, 0);
 }
 

@@ -18,8 +18,11 @@ struct aimc_network {
   int64_t capacity;
   float *act[AIMC_MAX_LAYERS];    /* activated outputs [replicas][batch][out] */
   float *tin, *tout, *tgrad;      /* tile-side vectors [tiles][batch][width] */
-  float *grad[2];                 /* loss gradients [replicas][batch][width] */
+  float *grad[AIMC_MAX_LAYERS];   /* loss gradients w.r.t. the activated outputs, as act */
   float *loss;                    /* [replicas] */
+  /* statistics of every layer's tiles before a training step, restored when
+   * the step is refused as diverged (context memory, one per layer) */
+  aimc_tile_stats_t *stats_backup[AIMC_MAX_LAYERS];
   int64_t *correct;               /* [replicas] */
 };
 

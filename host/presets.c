@@ -136,6 +136,11 @@ static int family_numbers(aimc_device_preset_t d, family_preset_t *f) {
 aimc_status_t aimc_tile_config_preset(aimc_tile_config_t *cfg, aimc_algorithm_t kind,
                                       aimc_device_preset_t device) {
   if (!cfg) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "cfg is NULL");
+  if ((int)kind < 0 || kind >= AIMC_ALGO_COUNT)
+    return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT,
+                      "kind = %d is not an algorithm (allowed: 0..%d; presets exist for 0 SGD, "
+                      "2 TIKI_TAKA, 3 TTV2, 4 CHOPPED_TTV2, 5 AGAD and 6 MIXED_PRECISION)",
+                      (int)kind, AIMC_ALGO_COUNT - 1);
   aimc_tile_config_t c;
   aimc_tile_config_default(&c);
   aimc_status_t s = aimc_device_desc_preset(&c.device, device);

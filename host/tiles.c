@@ -181,6 +181,32 @@ static aimc_status_t alloc_algorithm(aimc_tiles_t *t, size_t wbytes) {
   return AIMC_OK;
 }
 
+/* Every field in range may still combine into a device that is not a
+ * finite float (dw_min 1e38 with a spread of 10, bounds of 3e38 with
+ * theirs): the drawn state is checked once, so no accepted configuration
+ * starts with non-finite device state. */
+static aimc_status_t check_drawn_devices(aimc_tiles_t *t) {
+  aimc_blob_t blobs[AIMC_MAX_BLOBS];
+  int nb = aimc_tiles_state_blobs(t, blobs);
+  int64_t per_tile = (int64_t)t->st.rows * t->st.cols;
+  for (int b = 0; b < nb; ++b) {
+    if (blobs[b].kind != AIMC_BLOB_DEVICE) continue;
+    int64_t bad = -1;
+    float mx;
+    aimc_status_t s = t->ctx->ops->scan_finite(t->ctx, blobs[b].ptr, 1,
+                                               t->st.n_tiles * per_tile, 0, &bad, &mx);
+    if (s != AIMC_OK) return s;
+    if (bad >= 0)
+      return aimc_error(t->ctx, AIMC_ERR_INVALID_ARGUMENT,
+                        "desc: the device parameters drawn for tile %lld (weight %lld) are not "
+                        "finite: the configuration's scales and spreads (dw_min, w_max, w_min "
+                        "and their *_dtod, reset, lifetime, diffusion) multiply beyond the "
+                        "float range; lower them",
+                        (long long)(bad / per_tile), (long long)(bad % per_tile));
+  }
+  return AIMC_OK;
+}
+
 aimc_status_t aimc_tiles_create(aimc_context_t *ctx, const aimc_tiles_desc_t *desc,
                                 aimc_tiles_t **out) {
   if (!ctx) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "ctx is NULL");
@@ -233,7 +259,7 @@ aimc_status_t aimc_tiles_create(aimc_context_t *ctx, const aimc_tiles_desc_t *de
                           AIMC_COPY_HOST_TO_CONTEXT)) != AIMC_OK ||
       (s = ctx->ops->zero(ctx, t->stats, (size_t)n * sizeof(aimc_tile_stats_t))) != AIMC_OK ||
       (s = ctx->ops->sample_devices(ctx, &t->st)) != AIMC_OK ||
-      (s = aimc_algorithm_init(t)) != AIMC_OK)
+      (s = aimc_algorithm_init(t)) != AIMC_OK || (s = check_drawn_devices(t)) != AIMC_OK)
     goto fail;
   ctx->n_batches_created++;
   *out = t;
@@ -285,6 +311,12 @@ static aimc_status_t check_batch(aimc_context_t *ctx, int64_t batch, int64_t n_t
   return AIMC_OK;
 }
 
+/* batch * n for the separate-data wrappers, without overflow: a batch out
+ * of range gets stride 0 (the call refuses the batch itself). */
+static int64_t data_stride(int64_t batch, int64_t n) {
+  return batch >= 0 && batch <= ((int64_t)1 << 40) ? batch * n : 0;
+}
+
 aimc_status_t aimc_tiles_mvm_ex(aimc_tiles_t *tiles, aimc_direction_t dir, const float *in,
                                 int64_t in_tile_stride, float *out, int64_t batch) {
   if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
@@ -311,17 +343,78 @@ aimc_status_t aimc_tiles_mvm_ex(aimc_tiles_t *tiles, aimc_direction_t dir, const
 }
 
 aimc_status_t aimc_tiles_forward(aimc_tiles_t *tiles, const float *x, float *y, int64_t batch) {
-  int64_t stride = tiles ? batch * tiles->st.cols : 0;
+  int64_t stride = tiles ? data_stride(batch, tiles->st.cols) : 0;
   return aimc_tiles_mvm_ex(tiles, AIMC_FORWARD, x, stride, y, batch);
 }
 
 aimc_status_t aimc_tiles_backward(aimc_tiles_t *tiles, const float *d, float *x_grad,
                                   int64_t batch) {
-  int64_t stride = tiles ? batch * tiles->st.rows : 0;
+  int64_t stride = tiles ? data_stride(batch, tiles->st.rows) : 0;
   return aimc_tiles_mvm_ex(tiles, AIMC_BACKWARD, d, stride, x_grad, batch);
 }
 
 /* ---- Update ---------------------------------------------------------------- */
+
+/* The non-finite policy for update data [tiles or shared][batch][n]. */
+static aimc_status_t check_update_data(aimc_tiles_t *tiles, const char *name, const float *v,
+                                       int64_t stride, int64_t batch, int64_t n, float *max_abs) {
+  aimc_check_shape_t sh = {stride ? tiles->st.n_tiles : 1, stride, batch, n,
+                           stride ? "tile" : NULL, "sample", "index"};
+  char label[48];
+  snprintf(label, sizeof label, "%s%s", name, stride ? "" : " (shared by all tiles)");
+  return aimc_check_finite(tiles->ctx, label, v, &sh, max_abs);
+}
+
+/* Exact float updates (pulse type NONE, FLOAT_SGD) and the mixed-precision
+ * accumulator add at most lr batch max|x| max|d| to any element: refused
+ * with AIMC_ERR_NON_FINITE when that and the largest |element| reach the
+ * limit, so the state never becomes infinite. */
+const float *aimc_tiles_exact_state(const aimc_tiles_t *tiles, const char **what) {
+  const aimc_tile_params_t *p = tiles->hparams;
+  int32_t kind = p[0].algo.kind;
+  int exact = kind == AIMC_ALGO_FLOAT_SGD, transfer = aimc_is_transfer_family(kind);
+  for (int64_t t = 0; t < tiles->st.n_tiles; ++t)
+    if ((kind == AIMC_ALGO_SGD || transfer) && p[t].upd[0].pulse_type == AIMC_PULSE_NONE)
+      exact = 1;
+  *what = transfer ? "the weights of A" : "the weights";
+  if (kind == AIMC_ALGO_MIXED_PRECISION) {
+    *what = "the accumulator chi";
+    return tiles->st.H;
+  }
+  return exact ? tiles->st.arr[transfer ? 1 : 0].w : NULL;
+}
+
+/* The rate of a tile's exact gradient update: the tile rate, or A's rate
+ * in the transfer family (auto-scaled rates divide by running maxima the
+ * host does not hold: their bound is not checked, see docs/physics.md). */
+static double exact_rate(const aimc_tile_params_t *tp) {
+  if (!aimc_is_transfer_family(tp->algo.kind)) return tp->upd[0].lr;
+  if (tp->algo.auto_scale && aimc_is_chopped(tp->algo.kind)) return 0.0;
+  aimc_algo_state_t unset;
+  memset(&unset, 0, sizeof unset);
+  return aimc_fast_rate(tp, &unset);
+}
+
+aimc_status_t aimc_tiles_exact_bound(aimc_tiles_t *tiles, int64_t batch, float x_max,
+                                     float d_max) {
+  const char *what;
+  const float *state = aimc_tiles_exact_state(tiles, &what);
+  if (!state) return AIMC_OK;
+  double lr = 0.0;
+  for (int64_t t = 0; t < tiles->st.n_tiles; ++t)
+    if (exact_rate(&tiles->hparams[t]) > lr) lr = exact_rate(&tiles->hparams[t]);
+  aimc_check_shape_t sh = {1, 0, tiles->st.n_tiles * tiles->st.rows, tiles->st.cols, NULL, NULL,
+                           "element"};
+  float w_max = 0.0f;
+  aimc_status_t s = aimc_check_finite(tiles->ctx, what, state, &sh, &w_max);
+  if (s != AIMC_OK) return s;
+  double step = lr * (double)batch * (double)x_max * (double)d_max;
+  if ((double)w_max + step < AIMC_EXACT_LIMIT) return AIMC_OK;
+  return aimc_error(tiles->ctx, AIMC_ERR_NON_FINITE,
+                    "the update would make %s non-finite (diverged): max|state| %g + lr %g x "
+                    "batch %lld x max|x| %g x max|d| %g reaches FLT_MAX / 2; nothing was changed",
+                    what, (double)w_max, lr, (long long)batch, (double)x_max, (double)d_max);
+}
 
 aimc_status_t aimc_tiles_update_gated(aimc_tiles_t *tiles, const float *x, int64_t x_tile_stride,
                                       const float *d, int64_t d_tile_stride, const float *y,
@@ -340,6 +433,20 @@ aimc_status_t aimc_tiles_update_gated(aimc_tiles_t *tiles, const float *x, int64
       (y && (s = check_stride(ctx, "y_tile_stride", y_tile_stride, batch, tiles->st.rows)) !=
                 AIMC_OK))
     return s;
+  float x_max = 0.0f, d_max = 0.0f;
+  if ((s = check_update_data(tiles, "x", x, x_tile_stride, batch, tiles->st.cols, &x_max)) ||
+      (s = check_update_data(tiles, "d", d, d_tile_stride, batch, tiles->st.rows, &d_max)) ||
+      (y && (s = check_update_data(tiles, "y", y, y_tile_stride, batch, tiles->st.rows, NULL))) ||
+      (s = aimc_tiles_exact_bound(tiles, batch, x_max, d_max)))
+    return s;
+  return aimc_tiles_update_trusted(tiles, x, x_tile_stride, d, d_tile_stride, y, y_tile_stride,
+                                   batch);
+}
+
+aimc_status_t aimc_tiles_update_trusted(aimc_tiles_t *tiles, const float *x,
+                                        int64_t x_tile_stride, const float *d,
+                                        int64_t d_tile_stride, const float *y,
+                                        int64_t y_tile_stride, int64_t batch) {
   aimc_update_args_t a;
   memset(&a, 0, sizeof a);
   a.x = x, a.d = d, a.x_tile_stride = x_tile_stride, a.d_tile_stride = d_tile_stride;
@@ -355,7 +462,8 @@ aimc_status_t aimc_tiles_update_ex(aimc_tiles_t *tiles, const float *x, int64_t 
 aimc_status_t aimc_tiles_update(aimc_tiles_t *tiles, const float *x, const float *d,
                                 int64_t batch) {
   if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
-  return aimc_tiles_update_ex(tiles, x, batch * tiles->st.cols, d, batch * tiles->st.rows, batch);
+  return aimc_tiles_update_ex(tiles, x, data_stride(batch, tiles->st.cols), d,
+                              data_stride(batch, tiles->st.rows), batch);
 }
 
 /* New learning rates for the tiles (host array, or one value for all). */
@@ -416,6 +524,10 @@ static aimc_status_t write_weights(aimc_tiles_t *tiles, const float *w, aimc_wri
   if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
   aimc_clear_error(tiles->ctx);
   if (!w) return aimc_error(tiles->ctx, AIMC_ERR_INVALID_ARGUMENT, "w is NULL");
+  aimc_check_shape_t sh = {tiles->st.n_tiles, (int64_t)tiles->st.rows * tiles->st.cols,
+                           tiles->st.rows, tiles->st.cols, "tile", "row", "col"};
+  aimc_status_t s = aimc_check_finite(tiles->ctx, "w", w, &sh, NULL);
+  if (s != AIMC_OK) return s;
   return aimc_algorithm_write(tiles, w, mode);
 }
 
@@ -671,8 +783,8 @@ int aimc_tiles_blob_valid(const aimc_tiles_t *t, const aimc_blob_t *b, const voi
     case AIMC_BLOB_DIGITAL: {
       const float *f = host;
       for (size_t q = 0; q < b->bytes / sizeof(float); ++q)
-        if (f[q] != f[q] || (b->kind == AIMC_BLOB_DIGITAL && !(aimc_absf(f[q]) < INFINITY))) {
-          *why = b->kind == AIMC_BLOB_DEVICE ? "a device value is NaN"
+        if (!(aimc_absf(f[q]) < INFINITY)) { /* the non-finite policy: no NaN, no inf */
+          *why = b->kind == AIMC_BLOB_DEVICE ? "a device value is not finite"
                                              : "a digital buffer value is not finite";
           return 0;
         }

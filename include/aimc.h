@@ -21,6 +21,21 @@
  *   rates, per-tile configs and seeds) are always host memory.
  * - Results depend only on seeds and inputs: not on the thread count, and
  *   (where the design promises it) not on the backend.
+ * - Non-finite numbers (docs/physics.md, "Non-finite numbers"): every call
+ *   that changes state (tile updates, set/program weights, learning rates,
+ *   network training steps, layer programming, network creation) refuses a
+ *   NaN or an infinity in any of its inputs with AIMC_ERR_INVALID_ARGUMENT
+ *   and a message naming the argument, the tile, the sample and the index,
+ *   before anything changes. Data in context memory is scanned by the
+ *   backend (on CUDA: one reduction and one host synchronisation per
+ *   checked array). A step that would make the state or the loss
+ *   non-finite with finite inputs returns AIMC_ERR_NON_FINITE and changes
+ *   nothing: network steps check logits, loss, gradients and the bounds of
+ *   every layer and bias before any update; exact
+ *   float updates (pulse type NONE, FLOAT_SGD, the mixed-precision
+ *   accumulator) refuse when max|state| + lr batch max|x| max|d| reaches
+ *   FLT_MAX / 2. Reads (forward, backward, get_*) pass whatever they are
+ *   given through: non-finite inputs give non-finite outputs.
  *
  * Defaults follow IBM aihwkit's Python-side defaults; where aihwkit has a
  * known shortcut or bug this library does the physically consistent thing;
@@ -63,7 +78,9 @@ typedef enum aimc_status {
   AIMC_ERR_UNSUPPORTED = -3,      /* backend not built or no device present */
   AIMC_ERR_BACKEND = -4,          /* the backend (CUDA, cuBLAS) reported an error */
   AIMC_ERR_IO = -5,               /* a file could not be read or written */
-  AIMC_ERR_CORRUPT = -6           /* a file is truncated, corrupt or mismatched */
+  AIMC_ERR_CORRUPT = -6,          /* a file is truncated, corrupt or mismatched */
+  AIMC_ERR_NON_FINITE = -7        /* a training step would make the loss or the state
+                                     non-finite (diverged); nothing was changed */
 } aimc_status_t;
 
 /* Name of a status code ("AIMC_ERR_INVALID_ARGUMENT", ...). Never NULL. */

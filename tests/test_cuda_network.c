@@ -425,4 +425,75 @@ Test(checkpoint, mixed_precision_across_backends) {
   check_checkpoint(&c);
 }
 
+/* The non-finite policy in both backends (issue 11): the CUDA scans
+ * (kernels/cuda/cuda_check.cu, a multi-block reduction) find the same first
+ * bad element as the CPU's, so the messages are identical; labels are
+ * checked in context memory; a refused call leaves both able to continue
+ * in agreement. */
+static aimc_status_t policy_call(aimc_context_t *ctx, int which, char *msg, size_t len) {
+  enum { PT = 4, PR = 64, PC = 64, PB = 100, PIN = 8, PCLS = 3, PNB = 5 };
+  aimc_status_t s = AIMC_OK;
+  if (which < 2) {
+    aimc_tiles_desc_t td;
+    aimc_tiles_desc_default(&td);
+    td.n_tiles = PT, td.rows = PR, td.cols = PC, td.seed = 5;
+    aimc_tiles_t *t = NULL;
+    CK(aimc_tiles_create(ctx, &td, &t));
+    float *x = test_alloc((size_t)PT * PB * PC), *d = test_alloc((size_t)PT * PB * PR);
+    x[(3 * PB + 90) * PC + 7] = NAN;       /* later */
+    x[(2 * PB + 99) * PC + 63] = -INFINITY; /* first: tile 2, sample 99, index 63 */
+    if (which == 1) { /* x finite, d not */
+      x[(3 * PB + 90) * PC + 7] = x[(2 * PB + 99) * PC + 63] = 0.0f;
+      d[(1 * PB + 50) * PR + 1] = INFINITY;
+    }
+    float *dx = ctx_upload(ctx, x, (size_t)PT * PB * PC * sizeof(float));
+    float *dd = ctx_upload(ctx, d, (size_t)PT * PB * PR * sizeof(float));
+    s = aimc_tiles_update(t, dx, dd, PB);
+    snprintf(msg, len, "%s", aimc_last_error());
+    aimc_free(ctx, dx), aimc_free(ctx, dd), free(x), free(d);
+    aimc_tiles_destroy(t);
+    return s;
+  }
+  aimc_network_desc_t nd;
+  int32_t sizes[2] = {PIN, PCLS};
+  CK(aimc_network_desc_mlp(&nd, 2, sizes, AIMC_ACT_NONE, NULL));
+  nd.seed = 3;
+  aimc_network_t *n = NULL;
+  CK(aimc_network_create(ctx, &nd, &n));
+  float x[PNB * PIN] = {0};
+  int32_t labels[PNB] = {0, 1, 2, 1, 0};
+  if (which == 2) x[3 * PIN + 2] = NAN;
+  if (which == 3) labels[4] = PCLS;
+  float *dx = ctx_upload(ctx, x, sizeof x);
+  int32_t *dl = ctx_upload(ctx, labels, sizeof labels);
+  float loss = -1.0f;
+  s = aimc_network_train_batch(n, dx, dl, PNB, &loss);
+  snprintf(msg, len, "%s", aimc_last_error());
+  if (which == 3) {
+    int64_t correct = 0;
+    cr_assert_eq(aimc_network_evaluate(n, dx, dl, PNB, 2, &correct), AIMC_ERR_INVALID_ARGUMENT);
+  }
+  aimc_free(ctx, dx), aimc_free(ctx, dl);
+  aimc_network_destroy(n);
+  return s;
+}
+
+Test(policy, nonfinite_and_labels_same_in_both_backends) {
+  cuda_pair_t p = cuda_pair_create(17);
+  static const char *needles[4] = {"x[tile 2][sample 99][index 63] = -inf",
+                                   "d[tile 1][sample 50][index 1] = inf",
+                                   "x[sample 3][index 2] = nan", "labels[4] = 3 is out of range"};
+  for (int which = 0; which < 4; ++which) {
+    char mc[512], md[512];
+    aimc_status_t sc = policy_call(p.cpu, which, mc, sizeof mc);
+    aimc_status_t sd = policy_call(p.dev, which, md, sizeof md);
+    cr_assert_eq(sc, AIMC_ERR_INVALID_ARGUMENT, "case %d CPU: %s", which, mc);
+    cr_assert_eq(sd, AIMC_ERR_INVALID_ARGUMENT, "case %d CUDA: %s", which, md);
+    cr_assert_str_eq(mc, md, "case %d: the backends name different elements", which);
+    cr_assert(strstr(mc, needles[which]), "case %d: \"%s\" lacks \"%s\"", which, mc,
+              needles[which]);
+  }
+  cuda_pair_destroy(&p);
+}
+
 CUDA_SUITE_MAIN("test_cuda_network")

@@ -30,7 +30,7 @@ AIMC_HD float aimc_slice_place(int32_t m, int32_t n) {
 AIMC_HD void aimc_panther_levels(const aimc_algo_params_t *p, float v, float *levels) {
   int32_t n = p->n_slices;
   float top = (float)(((1ll << (2 * n)) - 1) / 3);
-  int64_t q = (int64_t)aimc_clampf(rintf(v), -2.0f * top, top);
+  int64_t q = aimc_to_i64(rintf(v), -2.0f * top, top, 0);
   for (int32_t pos = 0; pos < n; ++pos) {
     int64_t r = ((q % 4) + 4) % 4;
     if (r >= 2) r -= 4;

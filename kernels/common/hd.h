@@ -46,6 +46,20 @@ AIMC_HD float aimc_absf(float a) { return aimc_bits_float(aimc_float_bits(a) & 0
 AIMC_HD float aimc_clampf(float v, float lo, float hi) {
   return v < lo ? lo : (v > hi ? hi : v);
 }
+/* Float-to-integer conversions defined for every float: NaN gives
+ * nan_value, numbers clamp to [lo, hi] (which the integer type must hold)
+ * and truncate toward zero. For numbers in range they are the plain casts,
+ * so no result changes; they only remove the undefined behaviour of
+ * casting NaN, infinities and huge values. */
+AIMC_HD int32_t aimc_to_i32(float v, float lo, float hi, int32_t nan_value) {
+  return v == v ? (int32_t)aimc_clampf(v, lo, hi) : nan_value;
+}
+AIMC_HD int64_t aimc_to_i64(float v, float lo, float hi, int64_t nan_value) {
+  return v == v ? (int64_t)aimc_clampf(v, lo, hi) : nan_value;
+}
+/* 2^62: a float bound every int64 holds. */
+#define AIMC_I64_FLOAT_MAX 4.61168602e18f
+
 /* +1 for non-negative, -1 for negative (sign bit), as pulse directions need. */
 AIMC_HD float aimc_signf(float v) { return v < 0.0f ? -1.0f : 1.0f; }
 

@@ -23,7 +23,7 @@ AIMC_HD float aimc_mp_bin(float x, float abs_max, int32_t n_bins, float u) {
 /* Mini-batches between transfers. */
 AIMC_HD int64_t aimc_mp_period(const aimc_algo_params_t *p) {
   float e = rintf(p->transfer_every);
-  return e < 1.0f ? 1 : (int64_t)e;
+  return aimc_to_i64(e, 1.0f, AIMC_I64_FLOAT_MAX, 1);
 }
 
 /* Rows written per transfer. */

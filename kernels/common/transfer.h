@@ -70,6 +70,12 @@ AIMC_HD float aimc_transfer_rate(const aimc_tile_params_t *tp) {
   return r;
 }
 
+/* Saturation of the transfer buffers: a buffer this full writes max_steps
+ * per read anyway, and capping it keeps an overflowing accumulation (huge
+ * rates) from becoming inf and then NaN (0 x inf when forgetting or reading a zero). Far
+ * above any value reached in training, so no result below it changes. */
+#define AIMC_BUFFER_MAX 1e30f
+
 /* Samples between transfers for a mini-batch of `batch` samples (0: never).
  * A negative transfer_every means |transfer_every| x states of A / lines
  * (chopped algorithms only). */
@@ -79,10 +85,10 @@ AIMC_HD int64_t aimc_transfer_period(const aimc_algo_params_t *p, int64_t batch,
   if (te < 0.0f) {
     if (!aimc_is_chopped(p->kind)) return 0;
     float e = rintf(fast_states / (float)lines * -te);
-    return e < 1.0f ? 1 : (int64_t)e;
+    return aimc_to_i64(e, 1.0f, AIMC_I64_FLOAT_MAX, 1);
   }
   float e = p->units_in_mbatch ? ceilf(te * (float)batch) : rintf(te);
-  return e < 1.0f ? 0 : (int64_t)e;
+  return e < 1.0f ? 0 : aimc_to_i64(e, 1.0f, AIMC_I64_FLOAT_MAX, 0);
 }
 
 /* States of the fast device (range / granularity). */
@@ -103,7 +109,7 @@ AIMC_HD float aimc_buffer_scale(const aimc_tile_params_t *tp, float count_lr, in
     bg = bg * p->dw_min_slow / p->dw_min_fast;
     if (count_lr > 0.0f) s = s / count_lr;
   }
-  return s / bg;
+  return aimc_minf(s / bg, AIMC_BUFFER_MAX);
 }
 
 /* Threshold step of the buffer: |h| >= 1 writes n = trunc(h) (at most
@@ -112,6 +118,7 @@ AIMC_HD float aimc_buffer_scale(const aimc_tile_params_t *tp, float count_lr, in
 AIMC_HD int32_t aimc_buffer_threshold(const aimc_algo_params_t *p, float *h) {
   float v = *h;
   if (!(aimc_absf(v) >= 1.0f)) return 0;
+  v = aimc_clampf(v, -AIMC_BUFFER_MAX, AIMC_BUFFER_MAX);
   float cap = (float)p->max_steps;
   float n = aimc_clampf(truncf(v), -cap, cap);
   float m = aimc_clampf(p->momentum, 0.0f, 1.0f);
@@ -123,7 +130,7 @@ AIMC_HD int32_t aimc_buffer_threshold(const aimc_algo_params_t *p, float *h) {
       v = aimc_clampf(v, -cap * p->buffer_cap, cap * p->buffer_cap);
   }
   *h = v;
-  return (int32_t)n;
+  return aimc_to_i32(n, -cap, cap, 0);
 }
 
 /* TTv2 (buffered, no choppers): H accumulates |lr_t| v in weight units and
@@ -131,7 +138,8 @@ AIMC_HD int32_t aimc_buffer_threshold(const aimc_algo_params_t *p, float *h) {
 AIMC_HD int32_t aimc_ttv2_element(const aimc_tile_params_t *tp, float v, float *h) {
   const aimc_algo_params_t *p = &tp->algo;
   float g = p->thres_scale * p->dw_min_slow;
-  float hh = *h + aimc_absf(aimc_transfer_rate(tp)) * v;
+  float hh = aimc_clampf(*h + aimc_absf(aimc_transfer_rate(tp)) * v, -AIMC_BUFFER_MAX,
+                         AIMC_BUFFER_MAX);
   float cap = (float)p->max_steps;
   float n = aimc_clampf(truncf(hh / g), -cap, cap);
   if (n != 0.0f) {
@@ -139,7 +147,7 @@ AIMC_HD int32_t aimc_ttv2_element(const aimc_tile_params_t *tp, float v, float *
     hh = p->forget_buffer ? m * hh : hh - (1.0f - m) * n * g;
   }
   *h = hh;
-  return (int32_t)n;
+  return aimc_to_i32(n, -cap, cap, 0);
 }
 
 /* Chopped TTv2: the read is de-chopped by the sign of the two choppers and
@@ -154,7 +162,7 @@ AIMC_HD int32_t aimc_chopped_element(const aimc_tile_params_t *tp, float v, floa
 
 /* Pulses on C for a buffer crossing of n: round(|n| step), signed. */
 AIMC_HD int32_t aimc_slow_steps(const aimc_algo_params_t *p, int32_t n) {
-  float q = rintf((float)(n < 0 ? -n : n) * p->step);
+  float q = rintf(aimc_absf((float)n) * p->step); /* (no -n: n may be INT32_MIN) */
   return aimc_write_pulses(n < 0 ? -q : q);
 }
 
@@ -162,7 +170,7 @@ AIMC_HD int32_t aimc_slow_steps(const aimc_algo_params_t *p, int32_t n) {
 AIMC_HD int64_t aimc_chop_period(float prob) {
   if (!(prob > 0.0f)) return 2;
   float n = ceilf(1.0f / prob);
-  return n < 2.0f ? 2 : (int64_t)n;
+  return aimc_to_i64(n, 2.0f, AIMC_I64_FLOAT_MAX, 2);
 }
 
 /* AGAD: the buffer integrates the read relative to the mean of the previous
@@ -204,7 +212,7 @@ AIMC_HD uint32_t aimc_pulse_write(const aimc_tile_params_t *tp, aimc_array_t *ar
   aimc_normal_stream_init(
       &ns, tp->key, aimc_subsequence(AIMC_STREAM_TRANSFER_WRITE + 2, aimc_array_counter(a, reads)),
       widx << 32);
-  uint32_t count = (uint32_t)(n > 0 ? n : -n);
+  uint32_t count = (uint32_t)(n > 0 ? (int64_t)n : -(int64_t)n);
   float h = aimc_device_pulses(aimc_array_dev(tp, a), &wp, arr->h[k], n > 0, count, &ns);
   arr->h[k] = h;
   arr->w[k] = aimc_refresh_visible(tp, a, h, wp.ref, AIMC_TRANSFER_READ_CALL | reads, widx);

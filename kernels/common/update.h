@@ -23,7 +23,8 @@
 
 /* The signed pulse count of a write of n (already rounded) steps. */
 AIMC_HD int32_t aimc_write_pulses(float n) {
-  return (int32_t)aimc_clampf(n, -(float)AIMC_MAX_WRITE_PULSES, (float)AIMC_MAX_WRITE_PULSES);
+  /* NaN writes nothing (it used to become INT_MIN, 2^31 pulses) */
+  return aimc_to_i32(n, -(float)AIMC_MAX_WRITE_PULSES, (float)AIMC_MAX_WRITE_PULSES, 0);
 }
 
 typedef struct aimc_blab {
@@ -45,7 +46,7 @@ AIMC_HD aimc_blab_t aimc_update_blab(const aimc_update_params_t *u, float xmax, 
     r.bl = u->desired_bl;
     r.a = sqrtf(lr / (g * (float)r.bl));
   } else { /* the train grows to lr / g slots (at most AIMC_MAX_BL: longer ones saturate) */
-    r.bl = (int32_t)aimc_clampf(ceilf(lr / g), 1.0f, (float)AIMC_MAX_BL);
+    r.bl = aimc_to_i32(ceilf(lr / g), 1.0f, (float)AIMC_MAX_BL, 1);
     r.a = 1.0f;
   }
   r.b = r.a;
@@ -57,7 +58,7 @@ AIMC_HD aimc_blab_t aimc_update_blab(const aimc_update_params_t *u, float xmax, 
   float xv = xmax, dv = u->um_grad_scale * dmax;
   float k = lr * xv * dv / g;
   if (u->ublm) {
-    r.bl = (int32_t)aimc_minf(ceilf(k), (float)u->desired_bl);
+    r.bl = aimc_to_i32(aimc_minf(ceilf(k), (float)u->desired_bl), 0.0f, (float)u->desired_bl, 0);
     r.a = sqrtf(lr / (g * (float)r.bl));
     r.b = r.a;
   }
@@ -155,8 +156,9 @@ AIMC_HD float aimc_implicit_q(const aimc_update_params_t *u, float v, float scal
  * they are the clamped probabilities q, for MEAN_COUNT the line counts
  * clamp(rint(BL p), 0, BL). */
 AIMC_HD int32_t aimc_implicit_count(int32_t pulse_type, int32_t bl, float cx, float cd) {
-  if (pulse_type == AIMC_PULSE_MEAN_COUNT) return (int32_t)rintf(cd / (float)bl * cx);
-  return (int32_t)rintf((float)bl * cd * cx);
+  float n = pulse_type == AIMC_PULSE_MEAN_COUNT ? rintf(cd / (float)bl * cx)
+                                               : rintf((float)bl * cd * cx);
+  return aimc_to_i32(n, 0.0f, (float)AIMC_MAX_BL, 0);
 }
 
 AIMC_HD float aimc_mean_count(int32_t bl, float p) {

@@ -74,4 +74,6 @@ const aimc_backend_ops_t aimc_cpu_backend = {
     .net_bias_update = aimc_cpu_net_bias_update,
     .net_count_correct = aimc_cpu_net_count_correct,
     .net_weights = aimc_cpu_net_weights,
+    .scan_finite = aimc_cpu_scan_finite,
+    .scan_labels = aimc_cpu_scan_labels,
 };

@@ -79,6 +79,12 @@ aimc_status_t aimc_cuda_net_count_correct(aimc_context_t *ctx, int32_t replicas,
 aimc_status_t aimc_cuda_net_weights(aimc_context_t *ctx, const aimc_layer_map_t *m,
                                     int to_tiles, float *layer, float *tiles);
 
+/* The non-finite policy's data scans (cuda_check.cu). */
+aimc_status_t aimc_cuda_scan_finite(aimc_context_t *ctx, const float *v, int64_t rows, int64_t len,
+                                 int64_t stride, int64_t *bad, float *max_abs);
+aimc_status_t aimc_cuda_scan_labels(aimc_context_t *ctx, const int32_t *labels, int64_t n,
+                                 int32_t classes, int64_t *bad);
+
 #ifdef __cplusplus
 }
 #endif

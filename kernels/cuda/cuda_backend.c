@@ -32,4 +32,6 @@ const aimc_backend_ops_t aimc_cuda_backend = {
     .net_bias_update = aimc_cuda_net_bias_update,
     .net_count_correct = aimc_cuda_net_count_correct,
     .net_weights = aimc_cuda_net_weights,
+    .scan_finite = aimc_cuda_scan_finite,
+    .scan_labels = aimc_cuda_scan_labels,
 };
