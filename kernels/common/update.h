@@ -158,7 +158,15 @@ AIMC_HD float aimc_implicit_q(const aimc_update_params_t *u, float v, float scal
 AIMC_HD int32_t aimc_implicit_count(int32_t pulse_type, int32_t bl, float cx, float cd) {
   float n = pulse_type == AIMC_PULSE_MEAN_COUNT ? rintf(cd / (float)bl * cx)
                                                : rintf((float)bl * cd * cx);
-  return aimc_to_i32(n, 0.0f, (float)AIMC_MAX_BL, 0);
+  /* n is in [0, bl] for the levels the lines give; the conversion must still be
+   * total. The GPU's conversion already is (NaN gives 0, it saturates) and
+   * costs the register-tight pulse kernel nothing more; the host's needs the
+   * test. Both agree on every value in [0, AIMC_MAX_BL] and on NaN. */
+#if defined(__CUDA_ARCH__)
+  return (int32_t)n;
+#else
+  return n > 0.0f ? (int32_t)aimc_minf(n, (float)AIMC_MAX_BL) : 0;
+#endif
 }
 
 AIMC_HD float aimc_mean_count(int32_t bl, float p) {
