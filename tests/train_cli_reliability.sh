@@ -217,6 +217,19 @@ run out_file "${data[@]}" --layers 64,4 --seeds 1 --epochs 1 --out "$work/a_file
 expect_rc out_file 2
 expect_msg out_file "cannot create the folder"
 
+# Images wider than a layer takes (4097 x 4097 > 2^24 pixels; the product of a
+# header's rows and columns can also pass 2^31, e.g. 46341 x 46341): a clear
+# message, not an overflowed size. One all-zero image, gzipped (16 KB).
+mkdir -p "$work/huge"
+perl -e 'print pack("CCCC N N N", 0, 0, 8, 3, 1, 4097, 4097); print "\0" x (4097 * 4097)' |
+  gzip -1 > "$work/huge/train-images-idx3-ubyte.gz"
+perl -e 'print pack("CCCC N C", 0, 0, 8, 1, 1, 0)' > "$work/huge/train-labels-idx1-ubyte"
+cp "$work/huge/train-images-idx3-ubyte.gz" "$work/huge/t10k-images-idx3-ubyte.gz"
+cp "$work/huge/train-labels-idx1-ubyte" "$work/huge/t10k-labels-idx1-ubyte"
+run huge --data "$work/huge" --seeds 1 --epochs 1 --out "$work/huge_out" --checkpoint none
+expect_rc huge 2
+expect_msg huge "images have 4097 x 4097 = 16785409 pixels, above the 16777216 inputs"
+
 # ---- 6. Stale checkpoint temporaries ----------------------------------------------------
 mkdir -p "$work/stale"
 head -c 100000 /dev/zero > "$work/stale/checkpoint.aimc.tmp.Ab3xY9"  # a killed run's

@@ -9,6 +9,9 @@
 
 #include "aimc.h"
 
+/* The widest layer aimc_network_desc_mlp accepts (2^24). */
+#define NETWORK_MAX_INPUTS (1 << 24)
+
 /* <dir>/<stem>.gz if it exists, else <dir>/<stem>. */
 static void idx_path(const char *dir, const char *stem, char *out, size_t cap) {
   snprintf(out, cap, "%s/%s.gz", dir, stem);
@@ -63,8 +66,18 @@ static int load_split(const char *dir, const char *prefix, const uint64_t *seed,
             (long long)n, lab_stem, (long long)lab.dims[0]);
     rc = 2;
   }
+  /* pixels per image in 64 bits: rows x columns of a header can pass 2^31 */
+  int64_t pixels = img.dims[1] * img.dims[2];
+  if (!rc && pixels > NETWORK_MAX_INPUTS) {
+    fprintf(stderr,
+            "aimc-train: %s/%s* images have %lld x %lld = %lld pixels, above the %d inputs a "
+            "network layer takes\n",
+            dir, img_stem, (long long)img.dims[1], (long long)img.dims[2], (long long)pixels,
+            NETWORK_MAX_INPUTS);
+    rc = 2;
+  }
   s->n = keep > 0 && keep < n ? keep : n;
-  s->dim = (int32_t)(img.dims[1] * img.dims[2]);
+  s->dim = rc ? 0 : (int32_t)pixels;
   int shuffled = !seed;
   int64_t *order = seed && !rc ? malloc((size_t)n * sizeof *order) : NULL;
   if (order && aimc_permutation(*seed, UINT64_MAX, n, order) == AIMC_OK)
