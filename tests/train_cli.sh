@@ -10,32 +10,9 @@ rm -rf "$work"
 mkdir -p "$work/data"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# 400 training and 100 test images of 8x8 pixels, 4 classes: class c lights
-# quadrant c (values 160..223), the rest is dim noise (0..63). Written with
-# perl (Debian's perl-base is always there); the test labels are gzip'ed to
-# exercise the .gz path.
-perl -e '
-  sub idx { my ($path, $n, $img) = @_;
-    open(my $f, ">:raw", $path) or die "$path: $!";
-    my $seed = $n * 7 + $img;
-    if ($img) { print $f pack("CCCC N N N", 0, 0, 8, 3, $n, 8, 8); }
-    else { print $f pack("CCCC N", 0, 0, 8, 1, $n); }
-    for my $i (0 .. $n - 1) {
-      my $c = ($i * 5 + 3) % 4;
-      if (!$img) { print $f pack("C", $c); next; }
-      for my $r (0 .. 7) { for my $q (0 .. 7) {
-        $seed = ($seed * 1103515245 + 12345) % 2147483648;
-        my $in = (int($r / 4) * 2 + int($q / 4)) == $c;
-        print $f pack("C", ($in ? 160 : 0) + ($seed >> 16) % 64);
-      } }
-    }
-    close($f);
-  }
-  idx("$ARGV[0]/train-images-idx3-ubyte", 400, 1);
-  idx("$ARGV[0]/train-labels-idx1-ubyte", 400, 0);
-  idx("$ARGV[0]/t10k-images-idx3-ubyte", 100, 1);
-  idx("$ARGV[0]/t10k-labels-idx1-ubyte", 100, 0);
-' "$work/data"
+# 400 training and 100 test images (tests/tiny_idx.pl); the test labels are
+# gzip'ed to exercise the .gz path.
+perl "$(dirname "$0")/tiny_idx.pl" "$work/data" 400 100
 gzip "$work/data/t10k-labels-idx1-ubyte"
 
 data=(--data "$work/data" --train-subset 0 --layers 64,12,4 --max-tile 8 --progress lines)

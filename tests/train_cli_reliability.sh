@@ -24,28 +24,7 @@ fail() {
 limit=120 # seconds per run: each takes well under 10 s on one core
 
 # 200 training and 50 test images of 8x8 pixels, 4 classes (quadrant c lit).
-perl -e '
-  sub idx { my ($path, $n, $img) = @_;
-    open(my $f, ">:raw", $path) or die "$path: $!";
-    my $seed = $n * 7 + $img;
-    if ($img) { print $f pack("CCCC N N N", 0, 0, 8, 3, $n, 8, 8); }
-    else { print $f pack("CCCC N", 0, 0, 8, 1, $n); }
-    for my $i (0 .. $n - 1) {
-      my $c = ($i * 5 + 3) % 4;
-      if (!$img) { print $f pack("C", $c); next; }
-      for my $r (0 .. 7) { for my $q (0 .. 7) {
-        $seed = ($seed * 1103515245 + 12345) % 2147483648;
-        my $in = (int($r / 4) * 2 + int($q / 4)) == $c;
-        print $f pack("C", ($in ? 160 : 0) + ($seed >> 16) % 64);
-      } }
-    }
-    close($f);
-  }
-  idx("$ARGV[0]/train-images-idx3-ubyte", 200, 1);
-  idx("$ARGV[0]/train-labels-idx1-ubyte", 200, 0);
-  idx("$ARGV[0]/t10k-images-idx3-ubyte", 50, 1);
-  idx("$ARGV[0]/t10k-labels-idx1-ubyte", 50, 0);
-' "$work/data"
+perl "$(dirname "$0")/tiny_idx.pl" "$work/data" 200 50
 
 data=(--data "$work/data" --train-subset 0 --max-tile 8 --progress lines)
 
