@@ -7,31 +7,15 @@
 #include "kernels/common/io.h"
 #include "kernels/cpu/cpu.h"
 
-/* Dot product in a fixed order (8 partial sums, combined pairwise), so the
- * compiler can vectorise it without reassociating. */
-static float dot(const float *a, const float *b, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int l = 0; l < 8; ++l) acc[l] += a[j + l] * b[j + l];
-  for (int l = 0; j < n; ++j, ++l) acc[l] += a[j] * b[j];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
-/* y = W v (forward, n_out = rows) or y = W^T v (transposed, n_out = cols). */
-static void product(const float *w, int64_t rows, int64_t cols, int transposed, const float *v,
-                    float *y) {
-  if (!transposed) {
-    for (int64_t i = 0; i < rows; ++i) y[i] = dot(w + i * cols, v, cols);
-    return;
-  }
-  for (int64_t j = 0; j < cols; ++j) y[j] = 0.0f;
-  for (int64_t i = 0; i < rows; ++i) {
-    float a = v[i];
-    if (a == 0.0f) continue; /* adds exact zeros only; saves work on one-hot reads */
-    const float *row = w + i * cols;
-    for (int64_t j = 0; j < cols; ++j) y[j] += row[j] * a;
-  }
+/* y = W v (forward, n_out = rows) or y = W^T v (transposed, n_out = cols),
+ * in the order of sums of the portable kernels (cpu_simd.c) on every path. */
+static void product(const aimc_simd_ops_t *ops, const float *w, int64_t rows, int64_t cols,
+                    int transposed, const float *v, float *y) {
+  if (!ops) ops = aimc_cpu_simd();
+  if (transposed)
+    ops->dot_cols(w, rows, cols, v, y);
+  else
+    ops->dot_rows(w, rows, cols, v, y);
 }
 
 /* q_o of the PCM read noise: sum over inputs of |w| v^2. */
@@ -60,7 +44,7 @@ int aimc_cpu_read_vector(const aimc_tile_params_t *tp, int dir, const float *w, 
   int64_t n_in = transposed ? rows : cols, n_out = transposed ? cols : rows;
 
   if (p->perfect) {
-    product(w, rows, cols, transposed, in, out);
+    product(s->ops, w, rows, cols, transposed, in, out);
     for (int64_t o = 0; o < n_out; ++o) out[o] = out[o] * p->out_scale;
     return 1;
   }
@@ -104,7 +88,7 @@ int aimc_cpu_read_vector(const aimc_tile_params_t *tp, int dir, const float *w, 
                                 : zero_words;
       s->v[j] = aimc_io_input(p, in[j], scale, wd);
     }
-    product(w, rows, cols, transposed, s->v, s->y);
+    product(s->ops, w, rows, cols, transposed, s->v, s->y);
     if (p->w_noise_type == AIMC_W_NOISE_PCM_READ)
       pcm_moments(w, rows, cols, transposed, s->v, s->q);
     float q_add = 0.0f;
@@ -135,13 +119,15 @@ aimc_status_t aimc_cpu_mvm(aimc_context_t *ctx, const aimc_state_t *st, const ai
   int64_t n_items = st->n_tiles * a->batch;
   int64_t width = st->rows > st->cols ? st->rows : st->cols;
   int nt = aimc_cpu_threads(ctx, n_items * st->rows * st->cols);
+  const aimc_simd_ops_t *ops = aimc_cpu_simd();
   float *all = malloc((size_t)nt * (size_t)(5 * width) * sizeof(float));
   if (!all)
     return aimc_error(ctx, AIMC_ERR_OUT_OF_MEMORY, "out of host memory for read scratch buffers");
 #pragma omp parallel num_threads(nt)
   {
     float *buf = all + (size_t)omp_get_thread_num() * (size_t)(5 * width);
-    aimc_read_scratch_t s = {buf, buf + width, buf + 2 * width, buf + 3 * width, buf + 4 * width};
+    aimc_read_scratch_t s = {buf, buf + width, buf + 2 * width, buf + 3 * width, buf + 4 * width,
+                           ops};
     int transposed = a->dir == AIMC_BACKWARD || a->dir == AIMC_TRANSFER_BACKWARD;
     int64_t n_in = transposed ? st->rows : st->cols, n_out = transposed ? st->cols : st->rows;
 #pragma omp for schedule(dynamic, 1)

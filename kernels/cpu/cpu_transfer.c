@@ -236,7 +236,7 @@ aimc_status_t aimc_cpu_transfer(aimc_context_t *ctx, aimc_state_t *st, int64_t b
   {
     float *f = (float *)(all + (size_t)omp_get_thread_num() * per_thread);
     tscratch_t s = {f, f + width, {f + 2 * width, f + 3 * width, f + 4 * width, f + 5 * width,
-                                   f + 6 * width},
+                                   f + 6 * width, aimc_cpu_simd()},
                     (uint32_t *)(f + 7 * width)};
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < st->n_tiles; ++t) {

@@ -192,64 +192,207 @@ static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int6
   }
 }
 
+/* What the pulse loop of one tile and chunk reads. */
+typedef struct pulse_job {
+  const aimc_device_params_t *dev;
+  aimc_array_t *arr;
+  const aimc_update_params_t *u;
+  const plan_t *pl;
+  scratch_t *s;
+  const aimc_simd_ops_t *ops;
+  uint64_t key, sub;
+  int64_t t, b0, nb, cols, per_tile;
+  int stochastic, noisy, last_chunk, array;
+  uint64_t write_call;
+  const aimc_tile_params_t *tp;
+} pulse_job_t;
+
+/* Pulse count of weight (row line dl, column line xl) in
+ * sample c of the chunk (0 when the sample has no train). */
+static int32_t pulse_count(const pulse_job_t *jb, size_t xl, size_t dl, int64_t c) {
+  int32_t bl = jb->s->blab[jb->b0 + c].bl;
+  if (bl == 0) return 0;
+  const scratch_t *s = jb->s;
+  size_t nw = (size_t)jb->pl->nw;
+  if (jb->stochastic)
+    return aimc_coincidences(s->words + (xl + (size_t)c) * nw, s->words + (dl + (size_t)c) * nw,
+                             AIMC_TRAIN_WORDS(bl));
+  return aimc_implicit_count(jb->u->pulse_type, bl, s->level[xl + (size_t)c],
+                             s->level[dl + (size_t)c]);
+}
+
+/* Normals of the weights of one segment of a row, drawn in one vector call:
+ * weight j's normals next_j .. next_j + total_j - 1 of its own stream (block
+ * (widx << 32) + position / 4, as aimc_normal_stream), so each pulse gets
+ * exactly the draw the streaming loop would give it. */
+#define NORMAL_BLOCKS_CAP 1024
+
+typedef struct normal_buf {
+  uint64_t *blocks; /* [NORMAL_BLOCKS_CAP] */
+  float *z;         /* [4 * NORMAL_BLOCKS_CAP] */
+  int32_t *off;     /* [cols] first block of weight j in the buffer; -1 none, -2 stream */
+} normal_buf_t;
+
+/* One weight through the samples of the chunk, noise from buffered normals
+ * (z: the weight's blocks, position base4 first) or from its stream (z NULL). */
+static void pulse_weight(const pulse_job_t *jb, int64_t i, int64_t j, const float *z,
+                         uint64_t *up_total, uint64_t *down_total) {
+  scratch_t *s = jb->s;
+  aimc_array_t *arr = jb->arr;
+  size_t chunk = (size_t)jb->pl->chunk;
+  size_t dl = (size_t)(jb->cols + i) * chunk, xl = (size_t)j * chunk;
+  int64_t widx = i * jb->cols + j, k = jb->t * jb->per_tile + widx;
+  /* per weight across chunks: bit 31 = pulsed in this call, rest = noise position */
+  uint32_t carried = jb->b0 == 0 ? 0u : s->next[widx];
+  uint32_t pulsed = carried & PULSED_BIT, next = carried & ~PULSED_BIT;
+  uint32_t base4 = next & ~3u;
+  float h = arr->h[k];
+  aimc_wparams_t wp;
+  aimc_normal_stream_t ns;
+  int loaded = 0; /* parameters and noise stream, fetched at the first pulse */
+  for (int64_t c = 0; c < jb->nb; ++c) {
+    int32_t n = pulse_count(jb, xl, dl, c);
+    if (n <= 0) continue;
+    if (!loaded) {
+      aimc_load_wparams(arr, (size_t)k, &wp);
+      if (!z) {
+        aimc_normal_stream_init(&ns, jb->key, jb->sub, (uint64_t)widx << 32);
+        if (jb->noisy) aimc_normal_stream_seek(&ns, next);
+      }
+      loaded = 1;
+      pulsed = PULSED_BIT;
+    }
+    /* W -= lr d x^T: the weight goes up when d and x differ in sign */
+    int up = s->neg[xl + (size_t)c] != s->neg[dl + (size_t)c];
+    if (z) {
+      for (int32_t q = 0; q < n; ++q)
+        h = aimc_device_pulse(jb->dev, &wp, h, up, z[next + (uint32_t)q - base4]);
+      next += (uint32_t)n;
+    } else {
+      h = aimc_device_pulses(jb->dev, &wp, h, up, (uint32_t)n, &ns);
+      if (jb->noisy) next = ns.next;
+    }
+    if (up)
+      *up_total += (uint64_t)n;
+    else
+      *down_total += (uint64_t)n;
+  }
+  arr->h[k] = h;
+  s->next[widx] = pulsed | next;
+  if (jb->last_chunk && pulsed) {
+    aimc_load_wparams(arr, (size_t)k, &wp);
+    arr->w[k] = aimc_refresh_visible(jb->tp, jb->array, h, wp.ref, jb->write_call, (uint64_t)widx);
+  }
+}
+
+/* A weight without pulses in this chunk: its carried state moves on, and
+ * the last chunk refreshes it when an earlier chunk pulsed it. */
+static void idle_weight(const pulse_job_t *jb, int64_t i, int64_t j) {
+  int64_t widx = i * jb->cols + j, k = jb->t * jb->per_tile + widx;
+  uint32_t carried = jb->b0 == 0 ? 0u : jb->s->next[widx];
+  jb->s->next[widx] = carried;
+  if (jb->last_chunk && (carried & PULSED_BIT)) {
+    aimc_wparams_t wp;
+    aimc_load_wparams(jb->arr, (size_t)k, &wp);
+    jb->arr->w[k] = aimc_refresh_visible(jb->tp, jb->array, jb->arr->h[k], wp.ref, jb->write_call,
+                                         (uint64_t)widx);
+  }
+}
+
+/* Row i of a device with cycle-to-cycle noise: segments of weights whose
+ * normals fit the buffer are drawn with one vector call, then pulsed. A
+ * weight needing more than the whole buffer takes its stream. */
+static void pulse_row_noisy(const pulse_job_t *jb, int64_t i, normal_buf_t *nbuf,
+                            uint64_t *up_total, uint64_t *down_total) {
+  size_t chunk = (size_t)jb->pl->chunk;
+  size_t dl = (size_t)(jb->cols + i) * chunk;
+  int64_t j = 0;
+  while (j < jb->cols) {
+    int64_t j0 = j, n_blocks = 0;
+    for (; j < jb->cols; ++j) {
+      int64_t widx = i * jb->cols + j;
+      uint32_t total = 0;
+      for (int64_t c = 0; c < jb->nb; ++c) {
+        int32_t n = pulse_count(jb, (size_t)j * chunk, dl, c);
+        if (n > 0) total += (uint32_t)n;
+      }
+      if (total == 0) {
+        nbuf->off[j] = -1;
+        continue;
+      }
+      uint32_t next = jb->b0 == 0 ? 0u : jb->s->next[widx] & ~PULSED_BIT;
+      uint64_t first = next >> 2, last = (next + total - 1u) >> 2;
+      int64_t need = (int64_t)(last - first + 1u);
+      if (need > NORMAL_BLOCKS_CAP) {
+        nbuf->off[j] = -2;
+        continue;
+      }
+      if (n_blocks + need > NORMAL_BLOCKS_CAP) break;
+      nbuf->off[j] = (int32_t)n_blocks;
+      for (uint64_t b = first; b <= last; ++b)
+        nbuf->blocks[n_blocks++] = ((uint64_t)widx << 32) + b;
+    }
+    if (n_blocks > 0) jb->ops->normal4_blocks(jb->key, jb->sub, nbuf->blocks, n_blocks, nbuf->z);
+    for (int64_t jj = j0; jj < j; ++jj) {
+      int32_t off = nbuf->off[jj];
+      if (off == -1) {
+        idle_weight(jb, i, jj);
+        continue;
+      }
+      pulse_weight(jb, i, jj, off >= 0 ? nbuf->z + 4 * (size_t)off : NULL, up_total, down_total);
+    }
+  }
+}
+
 /* Applies the coincidences of one chunk to every weight of tile t. */
 static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t t,
                          const aimc_update_params_t *u, int64_t b0, int64_t nb, int last_chunk,
                          const plan_t *pl, scratch_t *s, aimc_tile_stats_t *stats, int inner,
                          int nt) {
   const aimc_tile_params_t *tp = &st->params[t];
-  const aimc_device_params_t *dev = aimc_array_dev(tp, a->array);
-  aimc_array_t *arr = &st->arr[a->array];
-  int64_t rows = st->rows, cols = st->cols, per_tile = rows * cols;
-  int stochastic = u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED;
-  int noisy = aimc_device_needs_noise(dev);
-  uint64_t sub = aimc_update_streams(a->array, a->call).pulse;
+  pulse_job_t jb;
+  jb.dev = aimc_array_dev(tp, a->array);
+  jb.arr = &st->arr[a->array];
+  jb.u = u;
+  jb.pl = pl;
+  jb.s = s;
+  jb.ops = aimc_cpu_simd();
+  jb.key = tp->key;
+  jb.sub = aimc_update_streams(a->array, a->call).pulse;
+  jb.t = t;
+  jb.b0 = b0;
+  jb.nb = nb;
+  jb.cols = st->cols;
+  jb.per_tile = st->rows * st->cols;
+  jb.stochastic = u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED;
+  jb.noisy = aimc_device_needs_noise(jb.dev);
+  jb.last_chunk = last_chunk;
+  jb.array = a->array;
+  jb.write_call = a->write_call;
+  jb.tp = tp;
+  int64_t rows = st->rows, cols = st->cols;
   uint64_t up_total = 0, down_total = 0;
-#pragma omp parallel for if (inner) num_threads(nt) schedule(dynamic, 4) reduction(+ : up_total, down_total)
-  for (int64_t i = 0; i < rows; ++i) {
-    size_t dl = (size_t)(cols + i) * (size_t)pl->chunk;
-    for (int64_t j = 0; j < cols; ++j) {
-      size_t xl = (size_t)j * (size_t)pl->chunk;
-      int64_t widx = i * cols + j, k = t * per_tile + widx;
-      /* per weight across chunks: bit 31 = pulsed in this call, rest = noise position */
-      uint32_t carried = b0 == 0 ? 0u : s->next[widx];
-      uint32_t pulsed = carried & PULSED_BIT, next = carried & ~PULSED_BIT;
-      float h = arr->h[k];
-      aimc_wparams_t wp;
-      aimc_normal_stream_t ns;
-      int loaded = 0; /* parameters and noise stream, fetched at the first pulse */
-      for (int64_t c = 0; c < nb; ++c) {
-        int32_t bl = s->blab[b0 + c].bl;
-        if (bl == 0) continue;
-        int32_t n = stochastic ? aimc_coincidences(s->words + (xl + (size_t)c) * (size_t)pl->nw,
-                                                   s->words + (dl + (size_t)c) * (size_t)pl->nw,
-                                                   AIMC_TRAIN_WORDS(bl))
-                               : aimc_implicit_count(u->pulse_type, bl, s->level[xl + (size_t)c],
-                                                     s->level[dl + (size_t)c]);
-        if (n <= 0) continue;
-        if (!loaded) {
-          aimc_load_wparams(arr, (size_t)k, &wp);
-          aimc_normal_stream_init(&ns, tp->key, sub, (uint64_t)widx << 32);
-          if (noisy) aimc_normal_stream_seek(&ns, next);
-          loaded = 1;
-          pulsed = PULSED_BIT;
-        }
-        /* W -= lr d x^T: the weight goes up when d and x differ in sign */
-        int up = s->neg[xl + (size_t)c] != s->neg[dl + (size_t)c];
-        h = aimc_device_pulses(dev, &wp, h, up, (uint32_t)n, &ns);
-        if (noisy) next = ns.next;
-        if (up)
-          up_total += (uint64_t)n;
-        else
-          down_total += (uint64_t)n;
-      }
-      arr->h[k] = h;
-      s->next[widx] = pulsed | next;
-      if (last_chunk && pulsed) {
-        aimc_load_wparams(arr, (size_t)k, &wp);
-        arr->w[k] = aimc_refresh_visible(tp, a->array, h, wp.ref, a->write_call, (uint64_t)widx);
+#pragma omp parallel if (inner) num_threads(nt) reduction(+ : up_total, down_total)
+  {
+    normal_buf_t nbuf = {NULL, NULL, NULL};
+    if (jb.noisy) {
+      nbuf.blocks = malloc(NORMAL_BLOCKS_CAP * sizeof *nbuf.blocks);
+      nbuf.z = malloc(4 * NORMAL_BLOCKS_CAP * sizeof *nbuf.z);
+      nbuf.off = malloc((size_t)cols * sizeof *nbuf.off);
+    }
+    /* without the buffer (no noise, or no memory) every weight streams */
+    int buffered = nbuf.blocks && nbuf.z && nbuf.off;
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t i = 0; i < rows; ++i) {
+      if (buffered) {
+        pulse_row_noisy(&jb, i, &nbuf, &up_total, &down_total);
+      } else {
+        for (int64_t j = 0; j < cols; ++j) pulse_weight(&jb, i, j, NULL, &up_total, &down_total);
       }
     }
+    free(nbuf.blocks);
+    free(nbuf.z);
+    free(nbuf.off);
   }
   stats[t].pulses_up += up_total;
   stats[t].pulses_down += down_total;

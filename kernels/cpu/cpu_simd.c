@@ -1,0 +1,81 @@
+/* The portable path of the vector kernels and the run-time choice of path.
+ * The portable functions are the reference: every SIMD twin must give
+ * their bits (tests/test_simd.c). */
+#include "kernels/cpu/cpu_simd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/common/rng.h"
+
+static void normal4_blocks_portable(uint64_t key, uint64_t subsequence, const uint64_t *blocks,
+                                    int64_t n, float *z) {
+  for (int64_t k = 0; k < n; ++k) aimc_normal4(key, subsequence, blocks[k], z + 4 * k);
+}
+
+/* Dot product in a fixed order (8 partial sums, combined pairwise). */
+static float dot(const float *a, const float *b, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += a[j + l] * b[j + l];
+  for (int l = 0; j < n; ++j, ++l) acc[l] += a[j] * b[j];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+static void dot_rows_portable(const float *w, int64_t rows, int64_t cols, const float *v,
+                              float *y) {
+  for (int64_t i = 0; i < rows; ++i) y[i] = dot(w + i * cols, v, cols);
+}
+
+static void dot_cols_portable(const float *w, int64_t rows, int64_t cols, const float *v,
+                              float *y) {
+  for (int64_t j = 0; j < cols; ++j) y[j] = 0.0f;
+  for (int64_t i = 0; i < rows; ++i) {
+    float a = v[i];
+    if (a == 0.0f) continue; /* adds exact zeros only; saves work on one-hot reads */
+    const float *row = w + i * cols;
+    for (int64_t j = 0; j < cols; ++j) y[j] += row[j] * a;
+  }
+}
+
+const aimc_simd_ops_t aimc_simd_portable = {"portable", normal4_blocks_portable,
+                                            dot_rows_portable, dot_cols_portable};
+
+const aimc_simd_ops_t *aimc_cpu_simd_level(aimc_simd_level_t level) {
+  switch (level) {
+    case AIMC_SIMD_PORTABLE:
+      return &aimc_simd_portable;
+#if defined(AIMC_SIMD_X86)
+    case AIMC_SIMD_AVX2:
+      __builtin_cpu_init();
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? &aimc_simd_avx2
+                                                                             : NULL;
+    case AIMC_SIMD_AVX512:
+      __builtin_cpu_init();
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                     __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")
+                 ? &aimc_simd_avx512
+                 : NULL;
+#endif
+    default:
+      return NULL;
+  }
+}
+
+/* Read at every call (a getenv per operation is negligible), so a test can
+ * switch paths between calls. An unknown or unavailable name falls back to
+ * the widest path present. */
+const aimc_simd_ops_t *aimc_cpu_simd(void) {
+  const char *env = getenv("AIMC_CPU_SIMD");
+  if (env && *env) {
+    const aimc_simd_ops_t *o = NULL;
+    if (strcmp(env, "portable") == 0) o = aimc_cpu_simd_level(AIMC_SIMD_PORTABLE);
+    else if (strcmp(env, "avx2") == 0) o = aimc_cpu_simd_level(AIMC_SIMD_AVX2);
+    else if (strcmp(env, "avx512") == 0) o = aimc_cpu_simd_level(AIMC_SIMD_AVX512);
+    if (o) return o;
+  }
+  const aimc_simd_ops_t *o = aimc_cpu_simd_level(AIMC_SIMD_AVX512);
+  if (!o) o = aimc_cpu_simd_level(AIMC_SIMD_AVX2);
+  return o ? o : &aimc_simd_portable;
+}

@@ -1,0 +1,49 @@
+/* Runtime-dispatched vector kernels of the CPU backend.
+ *
+ * Each path computes exactly what the portable code of kernels/common
+ * computes, bit for bit: the same IEEE operations (fmaf where the scalar
+ * code has fmaf, a separate multiply and add where it has none, IEEE sqrt
+ * and divide, round-to-nearest-even for rintf) on 8 (AVX2) or 16 (AVX-512)
+ * lanes, with sums kept in the scalar code's order. The path is chosen at
+ * run time from the CPU's features, so an installed library needs no
+ * -march=native; AIMC_CPU_SIMD=portable|avx2|avx512 forces one (the tests
+ * compare every path with the portable one). */
+#ifndef AIMC_CPU_SIMD_H
+#define AIMC_CPU_SIMD_H
+
+#include <stdint.h>
+
+typedef enum aimc_simd_level {
+  AIMC_SIMD_PORTABLE = 0,
+  AIMC_SIMD_AVX2 = 1,
+  AIMC_SIMD_AVX512 = 2
+} aimc_simd_level_t;
+
+typedef struct aimc_simd_ops {
+  const char *name;
+  /* z[4k .. 4k+3] = aimc_normal4(key, subsequence, blocks[k]) for k < n. */
+  void (*normal4_blocks)(uint64_t key, uint64_t subsequence, const uint64_t *blocks, int64_t n,
+                         float *z);
+  /* The forward product of rows consecutive rows of W (row stride cols):
+   * y[i] = sum_j w[i][j] v[j] with 8 interleaved partial sums (j mod 8)
+   * combined ((0+1)+(2+3))+((4+5)+(6+7)), as aimc's scalar dot. */
+  void (*dot_rows)(const float *w, int64_t rows, int64_t cols, const float *v, float *y);
+  /* The transposed product y[j] = sum_i w[i][j] v[i], rows added in order
+   * starting from y = 0, rows with v[i] == 0 skipped. */
+  void (*dot_cols)(const float *w, int64_t rows, int64_t cols, const float *v, float *y);
+} aimc_simd_ops_t;
+
+/* The operations of the path in use: AIMC_CPU_SIMD when it names a path
+ * this CPU has, else the widest the CPU has. */
+const aimc_simd_ops_t *aimc_cpu_simd(void);
+
+/* The operations of one path, or NULL when this CPU (or build) lacks it. */
+const aimc_simd_ops_t *aimc_cpu_simd_level(aimc_simd_level_t level);
+
+extern const aimc_simd_ops_t aimc_simd_portable;
+#if defined(AIMC_SIMD_X86)
+extern const aimc_simd_ops_t aimc_simd_avx2;
+extern const aimc_simd_ops_t aimc_simd_avx512;
+#endif
+
+#endif

@@ -1,0 +1,130 @@
+/* AVX2 + FMA twins of the portable kernels (compiled with -mavx2 -mfma,
+ * called only when the CPU has both). Philox4x32-10 and the normal mapping
+ * of kernels/common/rng.h and fmath.h on 8 blocks at once: the same
+ * operations in the same order (an fmadd where the scalar code has fmaf,
+ * a separate multiply and add where it has none), so the bits are those of
+ * aimc_normal4. */
+#include <immintrin.h>
+
+#include "kernels/common/rng.h"
+#include "kernels/cpu/cpu_simd.h"
+#include "kernels/cpu/cpu_simd_reads_x86.h"
+
+/* lo and hi words of the 32x32-bit products a * m (m the same in every lane). */
+static inline void mulhilo8(__m256i a, __m256i m, __m256i *lo, __m256i *hi) {
+  __m256i pe = _mm256_mul_epu32(a, m);
+  __m256i po = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+  *lo = _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
+  *hi = _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA);
+}
+
+/* aimc_philox4x32_10 on 8 counters (c[q] lane k = word q of counter k). */
+static inline void philox8(__m256i c[4], uint32_t k0s, uint32_t k1s) {
+  const __m256i m0 = _mm256_set1_epi32((int)0xD2511F53u), m1 = _mm256_set1_epi32((int)0xCD9E8D57u);
+  uint32_t k0 = k0s, k1 = k1s;
+  for (int round = 0; round < 10; ++round) {
+    __m256i lo0, hi0, lo1, hi1;
+    mulhilo8(c[0], m0, &lo0, &hi0);
+    mulhilo8(c[2], m1, &lo1, &hi1);
+    __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c[1]), _mm256_set1_epi32((int)k0));
+    __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c[3]), _mm256_set1_epi32((int)k1));
+    c[0] = n0;
+    c[1] = lo1;
+    c[2] = n2;
+    c[3] = lo0;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+}
+
+/* aimc_logf for x in [2^-24, 1] (the uniforms of aimc_u01_open0: no zero,
+ * subnormal, infinite or negative input, so only the main branch). */
+static inline __m256 logf8(__m256 x) {
+  __m256i bits = _mm256_castps_si256(x);
+  __m256i e = _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(0xff)),
+                               _mm256_set1_epi32(127));
+  __m256 m = _mm256_castsi256_ps(_mm256_or_si256(
+      _mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f800000)));
+  __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+  m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+  e = _mm256_sub_epi32(e, _mm256_castps_si256(big)); /* big lanes are -1 */
+  const __m256 one = _mm256_set1_ps(1.0f);
+  __m256 s = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
+  __m256 s2 = _mm256_mul_ps(s, s);
+  __m256 p = _mm256_fmadd_ps(s2, _mm256_set1_ps(0.222222222f), _mm256_set1_ps(0.285714286f));
+  p = _mm256_fmadd_ps(s2, p, _mm256_set1_ps(0.4f));
+  p = _mm256_fmadd_ps(s2, p, _mm256_set1_ps(0.666666667f));
+  __m256 lnm = _mm256_fmadd_ps(_mm256_mul_ps(s, s2), p, _mm256_mul_ps(_mm256_set1_ps(2.0f), s));
+  __m256 fe = _mm256_cvtepi32_ps(e);
+  return _mm256_fmadd_ps(fe, _mm256_set1_ps(AIMC_LN2_HI),
+                         _mm256_fmadd_ps(fe, _mm256_set1_ps(AIMC_LN2_LO), lnm));
+}
+
+/* aimc_sincos_2pi of u in [0, 1). */
+static inline void sincos8(__m256 u, __m256 *s_out, __m256 *c_out) {
+  __m256 t = _mm256_mul_ps(_mm256_set1_ps(4.0f), u);
+  __m256 q = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 a = _mm256_mul_ps(_mm256_sub_ps(t, q), _mm256_set1_ps(AIMC_HALF_PI));
+  __m256 a2 = _mm256_mul_ps(a, a);
+  __m256 s = _mm256_fmadd_ps(a2, _mm256_set1_ps(2.75573192e-6f), _mm256_set1_ps(-1.98412698e-4f));
+  s = _mm256_fmadd_ps(a2, s, _mm256_set1_ps(8.33333333e-3f));
+  s = _mm256_fmadd_ps(a2, s, _mm256_set1_ps(-1.66666667e-1f));
+  s = _mm256_fmadd_ps(_mm256_mul_ps(a, a2), s, a);
+  __m256 c = _mm256_fmadd_ps(a2, _mm256_set1_ps(-2.75573192e-7f), _mm256_set1_ps(2.48015873e-5f));
+  c = _mm256_fmadd_ps(a2, c, _mm256_set1_ps(-1.38888889e-3f));
+  c = _mm256_fmadd_ps(a2, c, _mm256_set1_ps(4.16666667e-2f));
+  c = _mm256_fmadd_ps(a2, c, _mm256_set1_ps(-0.5f));
+  c = _mm256_fmadd_ps(a2, c, _mm256_set1_ps(1.0f));
+  /* quadrant q & 3: 0 (s, c), 1 (c, -s), 2 (-s, -c), 3 (-c, s) */
+  __m256i qi = _mm256_cvtps_epi32(q);
+  __m256i one = _mm256_set1_epi32(1), two = _mm256_set1_epi32(2);
+  __m256 swap = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(qi, one), one));
+  __m256 S = _mm256_blendv_ps(s, c, swap), C = _mm256_blendv_ps(c, s, swap);
+  __m256i sign = _mm256_set1_epi32((int)0x80000000u);
+  __m256i neg_s = _mm256_and_si256(_mm256_cmpeq_epi32(_mm256_and_si256(qi, two), two), sign);
+  __m256i neg_c = _mm256_and_si256(
+      _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_add_epi32(qi, one), two), two), sign);
+  *s_out = _mm256_xor_ps(S, _mm256_castsi256_ps(neg_s));
+  *c_out = _mm256_xor_ps(C, _mm256_castsi256_ps(neg_c));
+}
+
+/* aimc_normal2 of word vectors w0, w1. */
+static inline void normal2_8(__m256i w0, __m256i w1, __m256 *z0, __m256 *z1) {
+  const __m256 ulp24 = _mm256_set1_ps(5.9604644775390625e-8f);
+  __m256 u0 = _mm256_mul_ps(
+      _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_srli_epi32(w0, 8), _mm256_set1_epi32(1))), ulp24);
+  __m256 u1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(w1, 8)), ulp24);
+  __m256 r = _mm256_sqrt_ps(_mm256_mul_ps(_mm256_set1_ps(-2.0f), logf8(u0)));
+  __m256 s, c;
+  sincos8(u1, &s, &c);
+  *z0 = _mm256_mul_ps(r, c);
+  *z1 = _mm256_mul_ps(r, s);
+}
+
+static void normal4_blocks_avx2(uint64_t key, uint64_t subsequence, const uint64_t *blocks,
+                                int64_t n, float *z) {
+  uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+  __m256i sub_lo = _mm256_set1_epi32((int)(uint32_t)subsequence);
+  __m256i sub_hi = _mm256_set1_epi32((int)(uint32_t)(subsequence >> 32));
+  for (int64_t k0b = 0; k0b < n; k0b += 8) {
+    int64_t m = n - k0b < 8 ? n - k0b : 8;
+    uint32_t lo[8] = {0}, hi[8] = {0};
+    for (int64_t k = 0; k < m; ++k) {
+      lo[k] = (uint32_t)blocks[k0b + k];
+      hi[k] = (uint32_t)(blocks[k0b + k] >> 32);
+    }
+    __m256i c[4] = {_mm256_loadu_si256((const __m256i *)lo),
+                    _mm256_loadu_si256((const __m256i *)hi), sub_lo, sub_hi};
+    philox8(c, k0, k1);
+    __m256 zv[4];
+    normal2_8(c[0], c[1], &zv[0], &zv[1]);
+    normal2_8(c[2], c[3], &zv[2], &zv[3]);
+    float t[4][8];
+    for (int q = 0; q < 4; ++q) _mm256_storeu_ps(t[q], zv[q]);
+    for (int64_t k = 0; k < m; ++k)
+      for (int q = 0; q < 4; ++q) z[4 * (k0b + k) + q] = t[q][k];
+  }
+}
+
+const aimc_simd_ops_t aimc_simd_avx2 = {"avx2", normal4_blocks_avx2, reads_dot_rows,
+                                        reads_dot_cols};
