@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/common/rng.h"
+#include "kernels/common/devices.h"
+#include "kernels/common/update.h"
 
 static void normal4_blocks_portable(uint64_t key, uint64_t subsequence, const uint64_t *blocks,
                                     int64_t n, float *z) {
@@ -39,8 +40,52 @@ static void dot_cols_portable(const float *w, int64_t rows, int64_t cols, const 
   }
 }
 
-const aimc_simd_ops_t aimc_simd_portable = {"portable", normal4_blocks_portable,
-                                            dot_rows_portable, dot_cols_portable};
+static void coincidences_portable(const uint32_t *x, const uint32_t *d, int64_t chunk, int32_t nw,
+                                  const int32_t *nwc, int64_t nb, int64_t n, int64_t stride,
+                                  int32_t *cnt) {
+  for (int64_t c = 0; c < nb; ++c)
+    for (int64_t j = 0; j < n; ++j)
+      cnt[c * stride + j] =
+          nwc[c] == 0 ? 0
+                      : aimc_coincidences(x + ((size_t)j * (size_t)chunk + (size_t)c) * (size_t)nw,
+                                          d + (size_t)c * (size_t)nw, nwc[c]);
+}
+
+/* One pulse of the models of the vector kernels: aimc_device_pulse's
+ * arithmetic for ConstantStep and LinearStep/SoftBounds. */
+static float pulse_one(const aimc_pulse_seg_t *ps, int64_t j, float h, int up, float xi) {
+  float sn = ps->dw_min_std * xi;
+  float s = up ? ps->s_up[j] : ps->s_dn[j];
+  float step;
+  if (ps->kernel == AIMC_PULSE_KERNEL_CONSTANT) {
+    step = s * (1.0f + sn);
+  } else {
+    float pp = up ? (ps->p_up ? ps->p_up[j] : 0.0f) : (ps->p_dn ? ps->p_dn[j] : 0.0f);
+    step = ps->kernel == AIMC_PULSE_KERNEL_LINEAR_MULT ? (pp * h + s) * (1.0f + sn)
+                                                       : pp * h + s * (1.0f + sn);
+  }
+  h = up ? h + step : h - step;
+  return aimc_clampf(h, ps->bmin[j], ps->bmax[j]);
+}
+
+void aimc_pulse_seg_portable(const aimc_pulse_seg_t *ps) {
+  for (int64_t j = 0; j < ps->n; ++j) {
+    if (ps->zpos[j] < 0) continue;
+    float h = ps->h[j];
+    int32_t zi = ps->zpos[j];
+    for (int64_t c = 0; c < ps->nb; ++c) {
+      int32_t n = ps->cnt[c * ps->stride + j];
+      int up = n > 0;
+      if (n < 0) n = -n;
+      for (int32_t q = 0; q < n; ++q) h = pulse_one(ps, j, h, up, ps->noisy ? ps->z[zi++] : 0.0f);
+    }
+    ps->h[j] = h;
+  }
+}
+
+const aimc_simd_ops_t aimc_simd_portable = {"portable",          normal4_blocks_portable,
+                                            dot_rows_portable,   dot_cols_portable,
+                                            coincidences_portable, aimc_pulse_seg_portable};
 
 const aimc_simd_ops_t *aimc_cpu_simd_level(aimc_simd_level_t level) {
   switch (level) {
@@ -49,12 +94,15 @@ const aimc_simd_ops_t *aimc_cpu_simd_level(aimc_simd_level_t level) {
 #if defined(AIMC_SIMD_X86)
     case AIMC_SIMD_AVX2:
       __builtin_cpu_init();
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? &aimc_simd_avx2
-                                                                             : NULL;
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                     __builtin_cpu_supports("popcnt")
+                 ? &aimc_simd_avx2
+                 : NULL;
     case AIMC_SIMD_AVX512:
       __builtin_cpu_init();
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                     __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")
+                     __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+                     __builtin_cpu_supports("fma") && __builtin_cpu_supports("popcnt")
                  ? &aimc_simd_avx512
                  : NULL;
 #endif

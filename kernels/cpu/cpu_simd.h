@@ -19,6 +19,25 @@ typedef enum aimc_simd_level {
   AIMC_SIMD_AVX512 = 2
 } aimc_simd_level_t;
 
+/* Pulses of n consecutive weights of one row over the nb samples of a chunk
+ * (aimc_device_pulse for the models listed, in sample and pulse order). */
+enum aimc_pulse_kernel {
+  AIMC_PULSE_KERNEL_CONSTANT = 0, /* ConstantStep */
+  AIMC_PULSE_KERNEL_LINEAR = 1,   /* LinearStep / SoftBounds, additive noise */
+  AIMC_PULSE_KERNEL_LINEAR_MULT = 2 /* LinearStep / SoftBounds, multiplicative noise */
+};
+
+typedef struct aimc_pulse_seg {
+  int64_t n, nb, stride; /* weights, samples, row stride of cnt */
+  const int32_t *cnt;    /* [nb][stride]: pulses of weight j in sample c, > 0 up, < 0 down */
+  float *h;              /* [n] device states, updated in place */
+  const float *bmin, *bmax, *s_up, *s_dn, *p_up, *p_dn; /* [n]; p_* NULL = 0 */
+  const float *z;        /* buffered normals */
+  const int32_t *zpos;   /* [n] index in z of weight j's next normal; < 0: weight skipped */
+  float dw_min_std;
+  int kernel, noisy;
+} aimc_pulse_seg_t;
+
 typedef struct aimc_simd_ops {
   const char *name;
   /* z[4k .. 4k+3] = aimc_normal4(key, subsequence, blocks[k]) for k < n. */
@@ -31,7 +50,15 @@ typedef struct aimc_simd_ops {
   /* The transposed product y[j] = sum_i w[i][j] v[i], rows added in order
    * starting from y = 0, rows with v[i] == 0 skipped. */
   void (*dot_cols)(const float *w, int64_t rows, int64_t cols, const float *v, float *y);
+  /* cnt[c][j] = coincidences of x line j (words x + (j * chunk + c) * nw)
+   * and the d line (words d + c * nw) over nwc[c] words, for c < nb, j < n. */
+  void (*coincidences)(const uint32_t *x, const uint32_t *d, int64_t chunk, int32_t nw,
+                       const int32_t *nwc, int64_t nb, int64_t n, int64_t stride, int32_t *cnt);
+  void (*pulse_seg)(const aimc_pulse_seg_t *ps);
 } aimc_simd_ops_t;
+
+/* The portable pulse kernel (the reference of the vector ones). */
+void aimc_pulse_seg_portable(const aimc_pulse_seg_t *ps);
 
 /* The operations of the path in use: AIMC_CPU_SIMD when it names a path
  * this CPU has, else the widest the CPU has. */

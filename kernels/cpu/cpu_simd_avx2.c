@@ -8,6 +8,7 @@
 
 #include "kernels/common/rng.h"
 #include "kernels/cpu/cpu_simd.h"
+#include "kernels/cpu/cpu_simd_pulse_x86.h"
 #include "kernels/cpu/cpu_simd_reads_x86.h"
 
 /* lo and hi words of the 32x32-bit products a * m (m the same in every lane). */
@@ -126,5 +127,59 @@ static void normal4_blocks_avx2(uint64_t key, uint64_t subsequence, const uint64
   }
 }
 
-const aimc_simd_ops_t aimc_simd_avx2 = {"avx2", normal4_blocks_avx2, reads_dot_rows,
-                                        reads_dot_cols};
+/* aimc_pulse_seg_portable on 8 weights at once (see cpu_simd_avx512.c). */
+static void pulse_seg_avx2(const aimc_pulse_seg_t *ps) {
+  const __m256i zero_i = _mm256_setzero_si256(), one_i = _mm256_set1_epi32(1);
+  const __m256 one = _mm256_set1_ps(1.0f), std = _mm256_set1_ps(ps->dw_min_std);
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t j0 = 0; j0 < ps->n; j0 += 8) {
+    int64_t m = ps->n - j0 < 8 ? ps->n - j0 : 8;
+    __m256i lanes = reads_tail_mask(m);
+    __m256i zi = _mm256_maskload_epi32(ps->zpos + j0, lanes);
+    lanes = _mm256_andnot_si256(_mm256_cmpgt_epi32(zero_i, zi), lanes);
+    if (_mm256_testz_si256(lanes, lanes)) continue;
+    __m256 h = _mm256_maskload_ps(ps->h + j0, lanes);
+    __m256 bmin = _mm256_maskload_ps(ps->bmin + j0, lanes);
+    __m256 bmax = _mm256_maskload_ps(ps->bmax + j0, lanes);
+    __m256 s_up = _mm256_maskload_ps(ps->s_up + j0, lanes);
+    __m256 s_dn = _mm256_maskload_ps(ps->s_dn + j0, lanes);
+    __m256 p_up = ps->p_up ? _mm256_maskload_ps(ps->p_up + j0, lanes) : zero;
+    __m256 p_dn = ps->p_dn ? _mm256_maskload_ps(ps->p_dn + j0, lanes) : zero;
+    for (int64_t c = 0; c < ps->nb; ++c) {
+      __m256i cv = _mm256_maskload_epi32(ps->cnt + c * ps->stride + j0, lanes);
+      __m256i n = _mm256_abs_epi32(cv);
+      __m128i mx = _mm_max_epi32(_mm256_castsi256_si128(n), _mm256_extracti128_si256(n, 1));
+      mx = _mm_max_epi32(mx, _mm_shuffle_epi32(mx, 0x4e));
+      mx = _mm_max_epi32(mx, _mm_shuffle_epi32(mx, 0xb1));
+      int nmax = _mm_cvtsi128_si32(mx);
+      if (nmax == 0) continue;
+      __m256 up = _mm256_castsi256_ps(_mm256_cmpgt_epi32(cv, zero_i));
+      __m256 s = _mm256_blendv_ps(s_dn, s_up, up);
+      __m256 p = _mm256_blendv_ps(p_dn, p_up, up);
+      for (int q = 0; q < nmax; ++q) {
+        __m256i act = _mm256_cmpgt_epi32(n, _mm256_set1_epi32(q));
+        __m256 xi = ps->noisy ? _mm256_mask_i32gather_ps(zero, ps->z, zi, _mm256_castsi256_ps(act), 4)
+                              : zero;
+        __m256 onep = _mm256_add_ps(one, _mm256_mul_ps(std, xi));
+        __m256 step;
+        if (ps->kernel == AIMC_PULSE_KERNEL_CONSTANT)
+          step = _mm256_mul_ps(s, onep);
+        else if (ps->kernel == AIMC_PULSE_KERNEL_LINEAR_MULT)
+          step = _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(p, h), s), onep);
+        else
+          step = _mm256_add_ps(_mm256_mul_ps(p, h), _mm256_mul_ps(s, onep));
+        __m256 hn = _mm256_blendv_ps(_mm256_sub_ps(h, step), _mm256_add_ps(h, step), up);
+        /* aimc_clampf: v < lo ? lo : (v > hi ? hi : v) */
+        __m256 r = _mm256_blendv_ps(hn, bmax, _mm256_cmp_ps(hn, bmax, _CMP_GT_OQ));
+        r = _mm256_blendv_ps(r, bmin, _mm256_cmp_ps(hn, bmin, _CMP_LT_OQ));
+        h = _mm256_blendv_ps(h, r, _mm256_castsi256_ps(act));
+        zi = _mm256_add_epi32(zi, _mm256_and_si256(act, one_i));
+      }
+    }
+    _mm256_maskstore_ps(ps->h + j0, lanes, h);
+  }
+}
+
+const aimc_simd_ops_t aimc_simd_avx2 = {"avx2",          normal4_blocks_avx2,
+                                        reads_dot_rows,  reads_dot_cols,
+                                        coincidences_popcnt, pulse_seg_avx2};

@@ -7,6 +7,7 @@
 
 #include "kernels/common/rng.h"
 #include "kernels/cpu/cpu_simd.h"
+#include "kernels/cpu/cpu_simd_pulse_x86.h"
 #include "kernels/cpu/cpu_simd_reads_x86.h"
 
 static inline void mulhilo16(__m512i a, __m512i m, __m512i *lo, __m512i *hi) {
@@ -147,5 +148,57 @@ static void normal4_blocks_avx512(uint64_t key, uint64_t subsequence, const uint
   }
 }
 
-const aimc_simd_ops_t aimc_simd_avx512 = {"avx512", normal4_blocks_avx512, reads_dot_rows,
-                                          reads_dot_cols};
+/* aimc_pulse_seg_portable on 16 weights at once: each lane its own pulse
+ * count per sample (lanes done are masked), its own noise position (a
+ * gather), the same multiplies and adds in the same order, no FMA. */
+static void pulse_seg_avx512(const aimc_pulse_seg_t *ps) {
+  const __m512i zero_i = _mm512_setzero_si512(), one_i = _mm512_set1_epi32(1);
+  const __m512 one = _mm512_set1_ps(1.0f), std = _mm512_set1_ps(ps->dw_min_std);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t j0 = 0; j0 < ps->n; j0 += 16) {
+    int64_t m = ps->n - j0 < 16 ? ps->n - j0 : 16;
+    __mmask16 lanes = (__mmask16)(m == 16 ? 0xffffu : (1u << m) - 1u);
+    __m512i zi = _mm512_maskz_loadu_epi32(lanes, ps->zpos + j0);
+    lanes &= (__mmask16)~_mm512_cmplt_epi32_mask(zi, zero_i);
+    if (!lanes) continue;
+    __m512 h = _mm512_maskz_loadu_ps(lanes, ps->h + j0);
+    __m512 bmin = _mm512_maskz_loadu_ps(lanes, ps->bmin + j0);
+    __m512 bmax = _mm512_maskz_loadu_ps(lanes, ps->bmax + j0);
+    __m512 s_up = _mm512_maskz_loadu_ps(lanes, ps->s_up + j0);
+    __m512 s_dn = _mm512_maskz_loadu_ps(lanes, ps->s_dn + j0);
+    __m512 p_up = ps->p_up ? _mm512_maskz_loadu_ps(lanes, ps->p_up + j0) : zero;
+    __m512 p_dn = ps->p_dn ? _mm512_maskz_loadu_ps(lanes, ps->p_dn + j0) : zero;
+    for (int64_t c = 0; c < ps->nb; ++c) {
+      __m512i cv = _mm512_maskz_loadu_epi32(lanes, ps->cnt + c * ps->stride + j0);
+      __m512i n = _mm512_abs_epi32(cv);
+      int nmax = _mm512_reduce_max_epi32(n);
+      if (nmax == 0) continue;
+      __mmask16 up = _mm512_cmpgt_epi32_mask(cv, zero_i);
+      __m512 s = _mm512_mask_blend_ps(up, s_dn, s_up);
+      __m512 p = _mm512_mask_blend_ps(up, p_dn, p_up);
+      for (int q = 0; q < nmax; ++q) {
+        __mmask16 act = _mm512_cmpgt_epi32_mask(n, _mm512_set1_epi32(q));
+        __m512 xi = ps->noisy ? _mm512_mask_i32gather_ps(zero, act, zi, ps->z, 4) : zero;
+        __m512 onep = _mm512_add_ps(one, _mm512_mul_ps(std, xi));
+        __m512 step;
+        if (ps->kernel == AIMC_PULSE_KERNEL_CONSTANT)
+          step = _mm512_mul_ps(s, onep);
+        else if (ps->kernel == AIMC_PULSE_KERNEL_LINEAR_MULT)
+          step = _mm512_mul_ps(_mm512_add_ps(_mm512_mul_ps(p, h), s), onep);
+        else
+          step = _mm512_add_ps(_mm512_mul_ps(p, h), _mm512_mul_ps(s, onep));
+        __m512 hn = _mm512_mask_blend_ps(up, _mm512_sub_ps(h, step), _mm512_add_ps(h, step));
+        /* aimc_clampf: v < lo ? lo : (v > hi ? hi : v) */
+        __m512 r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hn, bmax, _CMP_GT_OQ), hn, bmax);
+        r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hn, bmin, _CMP_LT_OQ), r, bmin);
+        h = _mm512_mask_mov_ps(h, act, r);
+        zi = _mm512_mask_add_epi32(zi, act, zi, one_i);
+      }
+    }
+    _mm512_mask_storeu_ps(ps->h + j0, lanes, h);
+  }
+}
+
+const aimc_simd_ops_t aimc_simd_avx512 = {"avx512",        normal4_blocks_avx512,
+                                          reads_dot_rows,  reads_dot_cols,
+                                          coincidences_popcnt, pulse_seg_avx512};

@@ -221,20 +221,9 @@ static int32_t pulse_count(const pulse_job_t *jb, size_t xl, size_t dl, int64_t 
                              s->level[dl + (size_t)c]);
 }
 
-/* Normals of the weights of one segment of a row, drawn in one vector call:
- * weight j's normals next_j .. next_j + total_j - 1 of its own stream (block
- * (widx << 32) + position / 4, as aimc_normal_stream), so each pulse gets
- * exactly the draw the streaming loop would give it. */
-#define NORMAL_BLOCKS_CAP 1024
-
-typedef struct normal_buf {
-  uint64_t *blocks; /* [NORMAL_BLOCKS_CAP] */
-  float *z;         /* [4 * NORMAL_BLOCKS_CAP] */
-  int32_t *off;     /* [cols] first block of weight j in the buffer; -1 none, -2 stream */
-} normal_buf_t;
-
-/* One weight through the samples of the chunk, noise from buffered normals
- * (z: the weight's blocks, position base4 first) or from its stream (z NULL). */
+/* One weight through the samples of the chunk, its noise from its stream
+ * (z NULL) or from buffered normals (z: its blocks, position base4 first):
+ * the loop without the row buffers, when they could not be allocated. */
 static void pulse_weight(const pulse_job_t *jb, int64_t i, int64_t j, const float *z,
                          uint64_t *up_total, uint64_t *down_total) {
   scratch_t *s = jb->s;
@@ -285,11 +274,106 @@ static void pulse_weight(const pulse_job_t *jb, int64_t i, int64_t j, const floa
   }
 }
 
-/* A weight without pulses in this chunk: its carried state moves on, and
- * the last chunk refreshes it when an earlier chunk pulsed it. */
-static void idle_weight(const pulse_job_t *jb, int64_t i, int64_t j) {
+/* Normals of the weights of one segment of a row, drawn in one vector call:
+ * weight j's normals next_j .. next_j + total_j - 1 of its own stream (block
+ * (widx << 32) + position / 4, as aimc_normal_stream), so each pulse gets
+ * exactly the draw the streaming loop would give it. */
+#define NORMAL_BLOCKS_CAP 1024
+
+/* Per-thread buffers of the row loop. */
+typedef struct row_buf {
+  uint64_t *blocks; /* [NORMAL_BLOCKS_CAP] */
+  float *z;         /* [4 * NORMAL_BLOCKS_CAP] */
+  int32_t *off;     /* [cols] first block of weight j in the buffer; -1 none, -2 stream */
+  int32_t *zpos;    /* [cols] index of weight j's first normal in z; -1 skip */
+  uint32_t *total;  /* [cols] pulses of weight j in this chunk */
+  int32_t *cnt;     /* [chunk][cols] signed pulse counts, > 0 up */
+  int32_t *nwc;     /* [chunk] train words of each sample (0: no train) */
+} row_buf_t;
+
+/* The vector pulse kernel of a device, or -1 for the models pulsed weight
+ * by weight through aimc_device_pulse. */
+static int pulse_kernel(const aimc_device_params_t *p) {
+  switch (p->model) {
+    case AIMC_DEVICE_CONSTANT_STEP:
+      return AIMC_PULSE_KERNEL_CONSTANT;
+    case AIMC_DEVICE_LINEAR_STEP:
+    case AIMC_DEVICE_SOFT_BOUNDS:
+      return p->mult_noise ? AIMC_PULSE_KERNEL_LINEAR_MULT : AIMC_PULSE_KERNEL_LINEAR;
+    default:
+      return -1;
+  }
+}
+
+/* Signed pulse counts of every weight of row i and sample of the chunk:
+ * coincidences (stochastic) or the deterministic counts, negative when the
+ * weight goes down (W -= lr d x^T: up when d and x differ in sign). */
+static void row_counts(const pulse_job_t *jb, int64_t i, row_buf_t *rb) {
+  const scratch_t *s = jb->s;
+  size_t chunk = (size_t)jb->pl->chunk;
+  size_t dl = (size_t)(jb->cols + i) * chunk;
+  int64_t cols = jb->cols;
+  if (jb->stochastic) {
+    for (int64_t c = 0; c < jb->nb; ++c) {
+      int32_t bl = s->blab[jb->b0 + c].bl;
+      rb->nwc[c] = bl == 0 ? 0 : AIMC_TRAIN_WORDS(bl);
+    }
+    jb->ops->coincidences(s->words, s->words + dl * (size_t)jb->pl->nw, (int64_t)chunk,
+                          jb->pl->nw, rb->nwc, jb->nb, cols, cols, rb->cnt);
+  } else {
+    for (int64_t c = 0; c < jb->nb; ++c)
+      for (int64_t j = 0; j < cols; ++j)
+        rb->cnt[c * cols + j] = pulse_count(jb, (size_t)j * chunk, dl, c);
+  }
+  for (int64_t j = 0; j < cols; ++j) rb->total[j] = 0;
+  for (int64_t c = 0; c < jb->nb; ++c) {
+    int32_t *row = rb->cnt + c * cols;
+    uint8_t nd = s->neg[dl + (size_t)c];
+    for (int64_t j = 0; j < cols; ++j) {
+      int32_t n = row[j] > 0 ? row[j] : 0;
+      rb->total[j] += (uint32_t)n;
+      row[j] = s->neg[(size_t)j * chunk + (size_t)c] != nd ? n : -n;
+    }
+  }
+}
+
+/* One weight through the chunk's samples from the count matrix: noise from
+ * buffered normals (z at the weight's first normal) or from its stream (z
+ * NULL, only for a weight whose normals do not fit the buffer). */
+static float pulse_counts_scalar(const pulse_job_t *jb, const row_buf_t *rb, int64_t i, int64_t j,
+                                 const float *z, uint32_t next) {
+  int64_t widx = i * jb->cols + j, k = jb->t * jb->per_tile + widx;
+  aimc_wparams_t wp;
+  aimc_load_wparams(jb->arr, (size_t)k, &wp);
+  aimc_normal_stream_t ns;
+  if (!z) {
+    aimc_normal_stream_init(&ns, jb->key, jb->sub, (uint64_t)widx << 32);
+    if (jb->noisy) aimc_normal_stream_seek(&ns, next);
+  }
+  float h = jb->arr->h[k];
+  uint32_t q = 0;
+  for (int64_t c = 0; c < jb->nb; ++c) {
+    int32_t n = rb->cnt[c * jb->cols + j];
+    if (n == 0) continue;
+    int up = n > 0;
+    uint32_t m = (uint32_t)(up ? n : -n);
+    if (z) {
+      for (uint32_t r = 0; r < m; ++r, ++q)
+        h = aimc_device_pulse(jb->dev, &wp, h, up, jb->noisy ? z[q] : 0.0f);
+    } else {
+      h = aimc_device_pulses(jb->dev, &wp, h, up, m, &ns);
+    }
+  }
+  return h;
+}
+
+/* The carried state of weight j after this chunk (noise position, pulsed
+ * flag) and, in the last chunk, the visible weight of a pulsed device. */
+static void finish_weight(const pulse_job_t *jb, const row_buf_t *rb, int64_t i, int64_t j) {
   int64_t widx = i * jb->cols + j, k = jb->t * jb->per_tile + widx;
   uint32_t carried = jb->b0 == 0 ? 0u : jb->s->next[widx];
+  uint32_t total = rb->total[j];
+  if (total > 0) carried = PULSED_BIT | ((carried & ~PULSED_BIT) + (jb->noisy ? total : 0u));
   jb->s->next[widx] = carried;
   if (jb->last_chunk && (carried & PULSED_BIT)) {
     aimc_wparams_t wp;
@@ -299,49 +383,117 @@ static void idle_weight(const pulse_job_t *jb, int64_t i, int64_t j) {
   }
 }
 
-/* Row i of a device with cycle-to-cycle noise: segments of weights whose
- * normals fit the buffer are drawn with one vector call, then pulsed. A
- * weight needing more than the whole buffer takes its stream. */
-static void pulse_row_noisy(const pulse_job_t *jb, int64_t i, normal_buf_t *nbuf,
-                            uint64_t *up_total, uint64_t *down_total) {
-  size_t chunk = (size_t)jb->pl->chunk;
-  size_t dl = (size_t)(jb->cols + i) * chunk;
-  int64_t j = 0;
-  while (j < jb->cols) {
-    int64_t j0 = j, n_blocks = 0;
-    for (; j < jb->cols; ++j) {
+/* Weights j0 .. j1-1 of row i, their normals (if any) already in rb->z. */
+static void pulse_segment(const pulse_job_t *jb, const row_buf_t *rb, int64_t i, int64_t j0,
+                          int64_t j1) {
+  int64_t k0 = jb->t * jb->per_tile + i * jb->cols;
+  int kernel = pulse_kernel(jb->dev);
+  if (kernel >= 0) {
+    float *const *pl = jb->arr->plane;
+    aimc_pulse_seg_t ps;
+    ps.n = j1 - j0;
+    ps.nb = jb->nb;
+    ps.stride = jb->cols;
+    ps.cnt = rb->cnt + j0;
+    ps.h = jb->arr->h + k0 + j0;
+    ps.bmin = pl[AIMC_PLANE_MIN_BOUND] + k0 + j0;
+    ps.bmax = pl[AIMC_PLANE_MAX_BOUND] + k0 + j0;
+    ps.s_up = pl[AIMC_PLANE_STEP_UP] + k0 + j0;
+    ps.s_dn = pl[AIMC_PLANE_STEP_DOWN] + k0 + j0;
+    ps.p_up = pl[AIMC_PLANE_SLOPE_UP] ? pl[AIMC_PLANE_SLOPE_UP] + k0 + j0 : NULL;
+    ps.p_dn = pl[AIMC_PLANE_SLOPE_DOWN] ? pl[AIMC_PLANE_SLOPE_DOWN] + k0 + j0 : NULL;
+    ps.z = rb->z;
+    ps.zpos = rb->zpos + j0;
+    ps.dw_min_std = jb->dev->dw_min_std;
+    ps.kernel = kernel;
+    ps.noisy = jb->noisy;
+    jb->ops->pulse_seg(&ps);
+  }
+  for (int64_t j = j0; j < j1; ++j) {
+    if (rb->total[j] == 0) {
+      finish_weight(jb, rb, i, j);
+      continue;
+    }
+    int32_t off = rb->off[j];
+    if (kernel < 0 || off == -2) {
       int64_t widx = i * jb->cols + j;
-      uint32_t total = 0;
-      for (int64_t c = 0; c < jb->nb; ++c) {
-        int32_t n = pulse_count(jb, (size_t)j * chunk, dl, c);
-        if (n > 0) total += (uint32_t)n;
-      }
+      uint32_t next = jb->b0 == 0 ? 0u : jb->s->next[widx] & ~PULSED_BIT;
+      const float *z = off >= 0 ? rb->z + rb->zpos[j] : NULL;
+      jb->arr->h[k0 + j] = pulse_counts_scalar(jb, rb, i, j, z, next);
+    }
+    finish_weight(jb, rb, i, j);
+  }
+}
+
+/* Row i: pulse counts of the chunk, then segments of weights whose normals
+ * fit the buffer, each drawn with one vector call and pulsed. A weight
+ * needing more than the whole buffer takes its own stream. */
+static void pulse_row(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t *up_total,
+                      uint64_t *down_total) {
+  row_counts(jb, i, rb);
+  int64_t cols = jb->cols;
+  for (int64_t c = 0; c < jb->nb; ++c)
+    for (int64_t j = 0; j < cols; ++j) {
+      int32_t n = rb->cnt[c * cols + j];
+      if (n > 0)
+        *up_total += (uint64_t)n;
+      else
+        *down_total += (uint64_t)-n;
+    }
+  int64_t j = 0;
+  while (j < cols) {
+    int64_t j0 = j, n_blocks = 0;
+    for (; j < cols; ++j) {
+      uint32_t total = rb->total[j];
       if (total == 0) {
-        nbuf->off[j] = -1;
+        rb->off[j] = -1;
+        rb->zpos[j] = -1;
         continue;
       }
+      if (!jb->noisy) { /* no normals: every pulsed weight in one segment */
+        rb->off[j] = 0;
+        rb->zpos[j] = 0;
+        continue;
+      }
+      int64_t widx = i * cols + j;
       uint32_t next = jb->b0 == 0 ? 0u : jb->s->next[widx] & ~PULSED_BIT;
       uint64_t first = next >> 2, last = (next + total - 1u) >> 2;
       int64_t need = (int64_t)(last - first + 1u);
       if (need > NORMAL_BLOCKS_CAP) {
-        nbuf->off[j] = -2;
+        rb->off[j] = -2;
+        rb->zpos[j] = -1;
         continue;
       }
       if (n_blocks + need > NORMAL_BLOCKS_CAP) break;
-      nbuf->off[j] = (int32_t)n_blocks;
+      rb->off[j] = (int32_t)n_blocks;
+      rb->zpos[j] = (int32_t)(4 * n_blocks + (next & 3u));
       for (uint64_t b = first; b <= last; ++b)
-        nbuf->blocks[n_blocks++] = ((uint64_t)widx << 32) + b;
+        rb->blocks[n_blocks++] = ((uint64_t)widx << 32) + b;
     }
-    if (n_blocks > 0) jb->ops->normal4_blocks(jb->key, jb->sub, nbuf->blocks, n_blocks, nbuf->z);
-    for (int64_t jj = j0; jj < j; ++jj) {
-      int32_t off = nbuf->off[jj];
-      if (off == -1) {
-        idle_weight(jb, i, jj);
-        continue;
-      }
-      pulse_weight(jb, i, jj, off >= 0 ? nbuf->z + 4 * (size_t)off : NULL, up_total, down_total);
-    }
+    if (n_blocks > 0) jb->ops->normal4_blocks(jb->key, jb->sub, rb->blocks, n_blocks, rb->z);
+    pulse_segment(jb, rb, i, j0, j);
   }
+}
+
+static void free_row_buf(row_buf_t *rb) {
+  free(rb->blocks);
+  free(rb->z);
+  free(rb->off);
+  free(rb->zpos);
+  free(rb->total);
+  free(rb->cnt);
+  free(rb->nwc);
+}
+
+static int alloc_row_buf(row_buf_t *rb, int64_t cols, int64_t chunk) {
+  rb->blocks = malloc(NORMAL_BLOCKS_CAP * sizeof *rb->blocks);
+  rb->z = malloc(4 * NORMAL_BLOCKS_CAP * sizeof *rb->z);
+  rb->off = malloc((size_t)cols * sizeof *rb->off);
+  rb->zpos = malloc((size_t)cols * sizeof *rb->zpos);
+  rb->total = malloc((size_t)cols * sizeof *rb->total);
+  rb->cnt = malloc((size_t)cols * (size_t)chunk * sizeof *rb->cnt);
+  rb->nwc = malloc((size_t)chunk * sizeof *rb->nwc);
+  return rb->blocks && rb->z && rb->off && rb->zpos && rb->total && rb->cnt && rb->nwc;
 }
 
 /* Applies the coincidences of one chunk to every weight of tile t. */
@@ -374,25 +526,18 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
   uint64_t up_total = 0, down_total = 0;
 #pragma omp parallel if (inner) num_threads(nt) reduction(+ : up_total, down_total)
   {
-    normal_buf_t nbuf = {NULL, NULL, NULL};
-    if (jb.noisy) {
-      nbuf.blocks = malloc(NORMAL_BLOCKS_CAP * sizeof *nbuf.blocks);
-      nbuf.z = malloc(4 * NORMAL_BLOCKS_CAP * sizeof *nbuf.z);
-      nbuf.off = malloc((size_t)cols * sizeof *nbuf.off);
-    }
-    /* without the buffer (no noise, or no memory) every weight streams */
-    int buffered = nbuf.blocks && nbuf.z && nbuf.off;
+    row_buf_t rb;
+    /* without the buffers (out of memory) every weight streams as before */
+    int buffered = alloc_row_buf(&rb, cols, nb);
 #pragma omp for schedule(dynamic, 4)
     for (int64_t i = 0; i < rows; ++i) {
       if (buffered) {
-        pulse_row_noisy(&jb, i, &nbuf, &up_total, &down_total);
+        pulse_row(&jb, i, &rb, &up_total, &down_total);
       } else {
         for (int64_t j = 0; j < cols; ++j) pulse_weight(&jb, i, j, NULL, &up_total, &down_total);
       }
     }
-    free(nbuf.blocks);
-    free(nbuf.z);
-    free(nbuf.off);
+    free_row_buf(&rb);
   }
   stats[t].pulses_up += up_total;
   stats[t].pulses_down += down_total;
