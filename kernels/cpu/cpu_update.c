@@ -22,6 +22,7 @@ typedef struct scratch {
   uint32_t *words;     /* [cols + rows][chunk][nw] pulse trains */
   float *level;        /* [cols + rows][chunk] q or counts of the deterministic types */
   uint8_t *neg;        /* [cols + rows][chunk] sign of the line value */
+  uint8_t *neg_x;      /* [chunk][cols] the x signs again, sample-major for the row loops */
   uint32_t *next;      /* [rows * cols] noise-stream position of each weight */
   float *acc;          /* [n_acc][cols] rows of the exact updates, one per thread */
 } scratch_t;
@@ -79,6 +80,7 @@ static void free_scratch(scratch_t *s) {
   free(s->words);
   free(s->level);
   free(s->neg);
+  free(s->neg_x);
   free(s->next);
   free(s->acc);
 }
@@ -91,9 +93,10 @@ static int alloc_scratch(scratch_t *s, const aimc_state_t *st, int64_t batch, co
   s->words = malloc(lines * (size_t)p->nw * sizeof *s->words);
   s->level = malloc(lines * sizeof *s->level);
   s->neg = malloc(lines);
+  s->neg_x = malloc((size_t)st->cols * (size_t)p->chunk);
   s->next = malloc((size_t)st->rows * (size_t)st->cols * sizeof *s->next);
   s->acc = malloc((size_t)n_acc * (size_t)st->cols * sizeof *s->acc);
-  if (s->blab && s->words && s->level && s->neg && s->next && s->acc) return 1;
+  if (s->blab && s->words && s->level && s->neg && s->neg_x && s->next && s->acc) return 1;
   free_scratch(s);
   return 0;
 }
@@ -184,6 +187,7 @@ static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int6
       float level = aimc_line_level(u, tp->key, rs.round, sample_line, is_x, v,
                                     is_x ? bb->b : bb->a, bb->bl);
       s->neg[slot] = v < 0.0f;
+      if (is_x) s->neg_x[(size_t)c * (size_t)cols + (size_t)idx] = v < 0.0f;
       s->level[slot] = level;
       if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED)
         aimc_make_train(tp->key, is_x ? rs.x : rs.d, sample_line, level, bb->bl,
@@ -328,11 +332,14 @@ static void row_counts(const pulse_job_t *jb, int64_t i, row_buf_t *rb) {
   for (int64_t j = 0; j < cols; ++j) rb->total[j] = 0;
   for (int64_t c = 0; c < jb->nb; ++c) {
     int32_t *row = rb->cnt + c * cols;
-    uint8_t nd = s->neg[dl + (size_t)c];
+    const uint8_t *nx = s->neg_x + (size_t)c * (size_t)cols;
+    int32_t flip = s->neg[dl + (size_t)c] ? -1 : 0; /* all ones when d < 0 */
     for (int64_t j = 0; j < cols; ++j) {
       int32_t n = row[j] > 0 ? row[j] : 0;
       rb->total[j] += (uint32_t)n;
-      row[j] = s->neg[(size_t)j * chunk + (size_t)c] != nd ? n : -n;
+      /* up (positive) when the signs of x and d differ: negate when equal */
+      int32_t same = ~(flip ^ -(int32_t)nx[j]); /* all ones when the signs agree */
+      row[j] = (n ^ same) - same;
     }
   }
 }
