@@ -1,15 +1,16 @@
 /* The aimc side of the side-by-side benchmark against aihwkit
  * (bench/run_cpu_vs_aihwkit.sh, bench/peers/aihwkit_peer.py). Reads one
  * configuration per line from stdin,
- *   <op> <config> <tiles> <rows> <cols> <batch>
+ *   <op> <config> <tiles> <rows> <cols> <batch> [<reps>]
  *   op:     update | forward | backward
  *   config: softbounds | constant | exp      (analog SGD, aihwkit defaults:
  *           default device of that model, default IO and update, BL 31 with
  *           update and BL management, c2c noise on)
  *           cttv2-reramsb | agad-reramsb     (aihwkit's preset of that algorithm
  *           on ReRamSB: PresetIOParameters, the preset's update and transfer)
- * and prints "<line> <median seconds per call>" after one warm-up and --reps
- * timed calls of every tile at once. x and d are uniform in [-1, 1], the
+ * and prints "<op> ... <batch> <median seconds per call>": the median of
+ * <reps> timed calls (default --reps) of every tile at once, after one
+ * untimed warm-up call when reps > 1. x and d are uniform in [-1, 1], the
  * weights uniform in [-0.3, 0.3] (aihwkit's peer draws the same way). */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -92,7 +93,7 @@ static double run_line(aimc_context_t *ctx, const char *op, const char *config, 
   for (size_t k = 0; k < nd; ++k) d[k] = uniform();
   for (size_t k = 0; k < nw; ++k) w[k] = 0.3f * uniform();
   CHECK(aimc_tiles_set_weights(t, w));
-  for (int r = -1; r < reps; ++r) {
+  for (int r = reps > 1 ? -1 : 0; r < reps; ++r) {
     double t0 = now();
     if (strcmp(op, "update") == 0) CHECK(aimc_tiles_update(t, x, d, batch));
     else if (strcmp(op, "forward") == 0) CHECK(aimc_tiles_forward(t, x, y, batch));
@@ -137,9 +138,12 @@ int main(int argc, char **argv) {
   long long tiles;
   int rows, cols, batch;
   while (fgets(line, sizeof line, stdin)) {
-    if (sscanf(line, "%31s %63s %lld %d %d %d", op, config, &tiles, &rows, &cols, &batch) != 6)
-      continue;
-    double m = run_line(ctx, op, config, tiles, rows, cols, batch, reps);
+    int line_reps = reps;
+    int got = sscanf(line, "%31s %63s %lld %d %d %d %d", op, config, &tiles, &rows, &cols, &batch,
+                     &line_reps);
+    if (got < 6) continue;
+    if (line_reps < 1) line_reps = 1;
+    double m = run_line(ctx, op, config, tiles, rows, cols, batch, line_reps);
     printf("%s %s %lld %d %d %d %.6e\n", op, config, tiles, rows, cols, batch, m);
     fflush(stdout);
   }

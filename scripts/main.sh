@@ -7,6 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+# The CUDA backend only where a GPU can run it: compiling it takes minutes
+# and a machine with nvcc but no GPU would run on the CPU anyway.
+cuda=OFF
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then cuda=AUTO; fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAIMC_CUDA="$cuda" >/dev/null
 cmake --build build -j"$(nproc)" --target aimc-train
 exec ./build/apps/aimc-train "$@"

@@ -2,8 +2,9 @@
 """aihwkit's side of the side-by-side CPU benchmark (bench/run_cpu_vs_aihwkit.sh).
 
 Reads the same configuration lines as bench/bench_peer.c from stdin,
-    <op> <config> <tiles> <rows> <cols> <batch>
-and prints "<line> <median seconds per call>". Each tile is an aihwkit
+    <op> <config> <tiles> <rows> <cols> <batch> [<reps>]
+and prints "<op> ... <batch> <median seconds per call>": the median of <reps>
+timed calls (default --reps), after one untimed warm-up call when reps > 1. Each tile is an aihwkit
 AnalogTile whose C++ simulator tile (``AnalogTile(...).tile``) is driven
 directly, so Python overhead is one call per tile and operation. A call of
 the operation covers every tile (a loop over the tiles, as aimc does in one
@@ -69,7 +70,7 @@ def run_line(op, config, tiles, rows, cols, batch, reps, gen):
     else:
         raise SystemExit(f"aihwkit_peer: unknown op '{op}'")
     times = []
-    for r in range(-1, reps):
+    for r in range(-1 if reps > 1 else 0, reps):
         t0 = time.perf_counter()
         call()
         if r >= 0:
@@ -86,11 +87,12 @@ def main():
     gen = torch.Generator().manual_seed(1)
     for line in sys.stdin:
         f = line.split()
-        if len(f) != 6:
+        if len(f) < 6:
             continue
         op, config = f[0], f[1]
-        tiles, rows, cols, batch = (int(v) for v in f[2:])
-        m = run_line(op, config, tiles, rows, cols, batch, args.reps, gen)
+        tiles, rows, cols, batch = (int(v) for v in f[2:6])
+        reps = max(1, int(f[6])) if len(f) > 6 else args.reps
+        m = run_line(op, config, tiles, rows, cols, batch, reps, gen)
         print(f"{op} {config} {tiles} {rows} {cols} {batch} {m:.6e}", flush=True)
 
 
