@@ -118,7 +118,8 @@ Test(simd, coincidences_match) {
   }
 }
 
-/* The pulse kernels on random devices near and at their bounds, random
+/* The pulse kernels (every model with one) on random devices near and at
+ * their bounds, stuck and one-sided devices, random
  * signed counts (up to 9 pulses a sample), skipped weights, every kernel,
  * with and without noise, for lengths that leave tails of 8 and 16 lanes. */
 Test(simd, pulse_kernels_match) {
@@ -141,6 +142,16 @@ Test(simd, pulse_kernels_match) {
     h0[j] = test_uniform(&r, bmin[j], bmax[j]);
   }
   h0[0] = bmax[0], h0[1] = bmin[1];
+  bmin[5] = bmax[5] = h0[5] = 0.1f; /* a stuck device (ExpStep keeps it unclipped) */
+  bmin[6] = 0.05f;                  /* bounds on one side of 0 (SoftBoundsReference) */
+  bmax[7] = -0.05f, h0[7] = -0.5f;
+  aimc_device_params_t dev;
+  memset(&dev, 0, sizeof dev);
+  dev.dw_min_std = 0.3f; /* aihwkit's ExpStep constants, and complex-noise terms */
+  dev.es_A_up = 0.00081f, dev.es_A_down = 0.36833f;
+  dev.es_gamma_up = 12.44625f, dev.es_gamma_down = 12.78785f;
+  dev.es_a = 0.244f, dev.es_b = 0.2425f;
+  dev.std_add = 0.01f, dev.std_slope = 0.02f;
   int zi = 0;
   for (int j = 0; j < N; ++j) {
     int total = 0;
@@ -152,12 +163,12 @@ Test(simd, pulse_kernels_match) {
     zpos[j] = j % 7 == 3 ? -1 : zi;
     zi += total;
   }
-  for (int kernel = 0; kernel <= AIMC_PULSE_KERNEL_LINEAR_MULT; ++kernel)
+  for (int kernel = 0; kernel <= AIMC_PULSE_KERNEL_EXP_COMPLEX; ++kernel)
     for (int noisy = 0; noisy <= 1; ++noisy)
       for (int n = 1; n <= N; n += 11) {
         aimc_pulse_seg_t ps = {n, NB, N, cnt, ref, bmin, bmax, s_up, s_dn,
                                kernel == 0 ? NULL : p_up, kernel == 0 ? NULL : p_dn,
-                               z, zpos, 0.3f, kernel, noisy};
+                               z, zpos, 0.3f, kernel, noisy, &dev};
         memcpy(ref, h0, sizeof h0);
         aimc_simd_portable.pulse_seg(&ps);
         for (int p = 0; p < np; ++p) {

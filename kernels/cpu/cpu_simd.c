@@ -52,17 +52,44 @@ static void coincidences_portable(const uint32_t *x, const uint32_t *d, int64_t 
 }
 
 /* One pulse of the models of the vector kernels: aimc_device_pulse's
- * arithmetic for ConstantStep and LinearStep/SoftBounds. */
+ * arithmetic, operation for operation. */
 static float pulse_one(const aimc_pulse_seg_t *ps, int64_t j, float h, int up, float xi) {
   float sn = ps->dw_min_std * xi;
   float s = up ? ps->s_up[j] : ps->s_dn[j];
   float step;
-  if (ps->kernel == AIMC_PULSE_KERNEL_CONSTANT) {
-    step = s * (1.0f + sn);
-  } else {
-    float pp = up ? (ps->p_up ? ps->p_up[j] : 0.0f) : (ps->p_dn ? ps->p_dn[j] : 0.0f);
-    step = ps->kernel == AIMC_PULSE_KERNEL_LINEAR_MULT ? (pp * h + s) * (1.0f + sn)
-                                                       : pp * h + s * (1.0f + sn);
+  switch (ps->kernel) {
+    case AIMC_PULSE_KERNEL_CONSTANT:
+      step = s * (1.0f + sn);
+      break;
+    case AIMC_PULSE_KERNEL_LINEAR:
+    case AIMC_PULSE_KERNEL_LINEAR_MULT: {
+      float pp = up ? (ps->p_up ? ps->p_up[j] : 0.0f) : (ps->p_dn ? ps->p_dn[j] : 0.0f);
+      step = ps->kernel == AIMC_PULSE_KERNEL_LINEAR_MULT ? (pp * h + s) * (1.0f + sn)
+                                                         : pp * h + s * (1.0f + sn);
+      break;
+    }
+    case AIMC_PULSE_KERNEL_SBREF:
+    case AIMC_PULSE_KERNEL_SBREF_MULT: {
+      float a = up ? (ps->bmax[j] > 0.0f ? h / ps->bmax[j] : 0.0f)
+                   : (ps->bmin[j] < 0.0f ? h / ps->bmin[j] : 0.0f);
+      step = ps->kernel == AIMC_PULSE_KERNEL_SBREF_MULT ? s * (1.0f - a) * (1.0f + sn)
+                                                        : s * (1.0f - a + sn);
+      break;
+    }
+    default: { /* ExpStep */
+      const aimc_device_params_t *p = ps->dev;
+      float range = ps->bmax[j] - ps->bmin[j];
+      if (!(range > 0.0f)) return h; /* stuck device */
+      float z = 2.0f * p->es_a * h / range + p->es_b;
+      float y = up ? aimc_maxf(1.0f - p->es_A_up * aimc_expf(p->es_gamma_up * z), 0.0f)
+                   : aimc_maxf(1.0f - p->es_A_down * aimc_expf(-p->es_gamma_down * z), 0.0f);
+      float dw = up ? y * ps->s_up[j] : -y * ps->s_dn[j];
+      if (ps->kernel == AIMC_PULSE_KERNEL_EXP_COMPLEX)
+        h = h + dw + p->dw_min_std * (aimc_absf(dw) + p->std_add + p->std_slope * aimc_absf(h)) * xi;
+      else
+        h = h + dw * (1.0f + sn);
+      return aimc_clampf(h, ps->bmin[j], ps->bmax[j]);
+    }
   }
   h = up ? h + step : h - step;
   return aimc_clampf(h, ps->bmin[j], ps->bmax[j]);

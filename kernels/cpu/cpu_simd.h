@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+#include "kernels/common/params.h"
+
 typedef enum aimc_simd_level {
   AIMC_SIMD_PORTABLE = 0,
   AIMC_SIMD_AVX2 = 1,
@@ -24,7 +26,11 @@ typedef enum aimc_simd_level {
 enum aimc_pulse_kernel {
   AIMC_PULSE_KERNEL_CONSTANT = 0, /* ConstantStep */
   AIMC_PULSE_KERNEL_LINEAR = 1,   /* LinearStep / SoftBounds, additive noise */
-  AIMC_PULSE_KERNEL_LINEAR_MULT = 2 /* LinearStep / SoftBounds, multiplicative noise */
+  AIMC_PULSE_KERNEL_LINEAR_MULT = 2, /* LinearStep / SoftBounds, multiplicative noise */
+  AIMC_PULSE_KERNEL_SBREF = 3,       /* SoftBoundsReference, additive noise */
+  AIMC_PULSE_KERNEL_SBREF_MULT = 4,  /* SoftBoundsReference, multiplicative noise */
+  AIMC_PULSE_KERNEL_EXP = 5,         /* ExpStep */
+  AIMC_PULSE_KERNEL_EXP_COMPLEX = 6  /* ExpStep with dw_min_std_add or _slope */
 };
 
 typedef struct aimc_pulse_seg {
@@ -36,6 +42,7 @@ typedef struct aimc_pulse_seg {
   const int32_t *zpos;   /* [n] index in z of weight j's next normal; < 0: weight skipped */
   float dw_min_std;
   int kernel, noisy;
+  const aimc_device_params_t *dev; /* the ExpStep constants */
 } aimc_pulse_seg_t;
 
 typedef struct aimc_simd_ops {

@@ -127,6 +127,33 @@ static void normal4_blocks_avx2(uint64_t key, uint64_t subsequence, const uint64
   }
 }
 
+/* aimc_expf on 8 lanes (see expf16 in cpu_simd_avx512.c). */
+static inline __m256 expf8(__m256 x) {
+  __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 nk = _mm256_sub_ps(_mm256_setzero_ps(), k); /* -k, exact */
+  __m256 r = _mm256_fmadd_ps(nk, _mm256_set1_ps(AIMC_LN2_HI), x);
+  r = _mm256_fmadd_ps(nk, _mm256_set1_ps(AIMC_LN2_LO), r);
+  __m256 p = _mm256_fmadd_ps(r, _mm256_set1_ps(1.98412698e-4f), _mm256_set1_ps(1.38888889e-3f));
+  p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(8.33333333e-3f));
+  p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(4.16666667e-2f));
+  p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(1.66666667e-1f));
+  p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(r, p, _mm256_set1_ps(1.0f));
+  __m256i ki = _mm256_cvttps_epi32(k);
+  __m256i big = _mm256_cmpgt_epi32(ki, _mm256_set1_epi32(127));
+  __m256i kk = _mm256_add_epi32(ki, big); /* big lanes are -1: k - 1 */
+  __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(kk, _mm256_set1_epi32(127)), 23));
+  p = _mm256_blendv_ps(p, _mm256_mul_ps(p, _mm256_set1_ps(2.0f)), _mm256_castsi256_ps(big));
+  __m256 res = _mm256_mul_ps(p, scale);
+  res = _mm256_blendv_ps(res, _mm256_setzero_ps(),
+                         _mm256_cmp_ps(x, _mm256_set1_ps(-87.33f), _CMP_LT_OQ));
+  res = _mm256_blendv_ps(res, _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)),
+                         _mm256_cmp_ps(x, _mm256_set1_ps(88.7228f), _CMP_GT_OQ));
+  return _mm256_blendv_ps(res, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
 /* aimc_pulse_seg_portable on 8 weights at once (see cpu_simd_avx512.c). */
 static void pulse_seg_avx2(const aimc_pulse_seg_t *ps) {
   const __m256i zero_i = _mm256_setzero_si256(), one_i = _mm256_set1_epi32(1);
@@ -161,17 +188,58 @@ static void pulse_seg_avx2(const aimc_pulse_seg_t *ps) {
         __m256 xi = ps->noisy ? _mm256_mask_i32gather_ps(zero, ps->z, zi, _mm256_castsi256_ps(act), 4)
                               : zero;
         __m256 onep = _mm256_add_ps(one, _mm256_mul_ps(std, xi));
-        __m256 step;
-        if (ps->kernel == AIMC_PULSE_KERNEL_CONSTANT)
-          step = _mm256_mul_ps(s, onep);
-        else if (ps->kernel == AIMC_PULSE_KERNEL_LINEAR_MULT)
-          step = _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(p, h), s), onep);
-        else
-          step = _mm256_add_ps(_mm256_mul_ps(p, h), _mm256_mul_ps(s, onep));
-        __m256 hn = _mm256_blendv_ps(_mm256_sub_ps(h, step), _mm256_add_ps(h, step), up);
-        /* aimc_clampf: v < lo ? lo : (v > hi ? hi : v) */
-        __m256 r = _mm256_blendv_ps(hn, bmax, _mm256_cmp_ps(hn, bmax, _CMP_GT_OQ));
-        r = _mm256_blendv_ps(r, bmin, _mm256_cmp_ps(hn, bmin, _CMP_LT_OQ));
+        __m256 hn, r;
+        if (ps->kernel >= AIMC_PULSE_KERNEL_EXP) {
+          const aimc_device_params_t *dp = ps->dev;
+          __m256 range = _mm256_sub_ps(bmax, bmin);
+          __m256 z = _mm256_add_ps(
+              _mm256_div_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f * dp->es_a), h), range),
+              _mm256_set1_ps(dp->es_b));
+          __m256 g = _mm256_blendv_ps(_mm256_set1_ps(-dp->es_gamma_down),
+                                      _mm256_set1_ps(dp->es_gamma_up), up);
+          __m256 A = _mm256_blendv_ps(_mm256_set1_ps(dp->es_A_down), _mm256_set1_ps(dp->es_A_up), up);
+          __m256 y = _mm256_sub_ps(one, _mm256_mul_ps(A, expf8(_mm256_mul_ps(g, z))));
+          y = _mm256_blendv_ps(zero, y, _mm256_cmp_ps(y, zero, _CMP_GT_OQ));
+          __m256 ny = _mm256_xor_ps(y, _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u)));
+          __m256 dw = _mm256_mul_ps(_mm256_blendv_ps(ny, y, up), s);
+          if (ps->kernel == AIMC_PULSE_KERNEL_EXP_COMPLEX) {
+            __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+            __m256 t = _mm256_add_ps(_mm256_add_ps(_mm256_and_ps(dw, absm),
+                                                   _mm256_set1_ps(dp->std_add)),
+                                     _mm256_mul_ps(_mm256_set1_ps(dp->std_slope),
+                                                   _mm256_and_ps(h, absm)));
+            hn = _mm256_add_ps(_mm256_add_ps(h, dw),
+                               _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(dp->dw_min_std), t), xi));
+          } else {
+            hn = _mm256_add_ps(h, _mm256_mul_ps(dw, onep));
+          }
+          r = _mm256_blendv_ps(hn, bmax, _mm256_cmp_ps(hn, bmax, _CMP_GT_OQ));
+          r = _mm256_blendv_ps(r, bmin, _mm256_cmp_ps(hn, bmin, _CMP_LT_OQ));
+          /* a stuck device (!(range > 0)) keeps h, unclipped */
+          r = _mm256_blendv_ps(h, r, _mm256_cmp_ps(range, zero, _CMP_GT_OQ));
+        } else {
+          __m256 step;
+          if (ps->kernel == AIMC_PULSE_KERNEL_CONSTANT) {
+            step = _mm256_mul_ps(s, onep);
+          } else if (ps->kernel == AIMC_PULSE_KERNEL_LINEAR_MULT) {
+            step = _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(p, h), s), onep);
+          } else if (ps->kernel == AIMC_PULSE_KERNEL_LINEAR) {
+            step = _mm256_add_ps(_mm256_mul_ps(p, h), _mm256_mul_ps(s, onep));
+          } else { /* SoftBoundsReference: a = h / bound when the bound is on its side */
+            __m256 bnd = _mm256_blendv_ps(bmin, bmax, up);
+            __m256 on_side = _mm256_blendv_ps(_mm256_cmp_ps(bmin, zero, _CMP_LT_OQ),
+                                              _mm256_cmp_ps(bmax, zero, _CMP_GT_OQ), up);
+            __m256 a = _mm256_and_ps(_mm256_div_ps(h, bnd), on_side);
+            __m256 one_a = _mm256_sub_ps(one, a);
+            step = ps->kernel == AIMC_PULSE_KERNEL_SBREF_MULT
+                       ? _mm256_mul_ps(_mm256_mul_ps(s, one_a), onep)
+                       : _mm256_mul_ps(s, _mm256_add_ps(one_a, _mm256_mul_ps(std, xi)));
+          }
+          hn = _mm256_blendv_ps(_mm256_sub_ps(h, step), _mm256_add_ps(h, step), up);
+          /* aimc_clampf: v < lo ? lo : (v > hi ? hi : v) */
+          r = _mm256_blendv_ps(hn, bmax, _mm256_cmp_ps(hn, bmax, _CMP_GT_OQ));
+          r = _mm256_blendv_ps(r, bmin, _mm256_cmp_ps(hn, bmin, _CMP_LT_OQ));
+        }
         h = _mm256_blendv_ps(h, r, _mm256_castsi256_ps(act));
         zi = _mm256_add_epi32(zi, _mm256_and_si256(act, one_i));
       }

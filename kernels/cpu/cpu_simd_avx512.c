@@ -148,6 +148,34 @@ static void normal4_blocks_avx512(uint64_t key, uint64_t subsequence, const uint
   }
 }
 
+/* aimc_expf on 16 lanes: the same reduction and polynomial, the special
+ * cases (NaN, overflow, underflow, k = 128) blended in. */
+static inline __m512 expf16(__m512 x) {
+  __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 nk = _mm512_sub_ps(_mm512_setzero_ps(), k); /* -k, exact */
+  __m512 r = _mm512_fmadd_ps(nk, _mm512_set1_ps(AIMC_LN2_HI), x);
+  r = _mm512_fmadd_ps(nk, _mm512_set1_ps(AIMC_LN2_LO), r);
+  __m512 p = _mm512_fmadd_ps(r, _mm512_set1_ps(1.98412698e-4f), _mm512_set1_ps(1.38888889e-3f));
+  p = _mm512_fmadd_ps(r, p, _mm512_set1_ps(8.33333333e-3f));
+  p = _mm512_fmadd_ps(r, p, _mm512_set1_ps(4.16666667e-2f));
+  p = _mm512_fmadd_ps(r, p, _mm512_set1_ps(1.66666667e-1f));
+  p = _mm512_fmadd_ps(r, p, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(r, p, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(r, p, _mm512_set1_ps(1.0f));
+  __m512i ki = _mm512_cvttps_epi32(k);
+  __mmask16 big = _mm512_cmpgt_epi32_mask(ki, _mm512_set1_epi32(127));
+  __m512i kk = _mm512_mask_sub_epi32(ki, big, ki, _mm512_set1_epi32(1));
+  __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(kk, _mm512_set1_epi32(127)), 23));
+  p = _mm512_mask_mul_ps(p, big, p, _mm512_set1_ps(2.0f));
+  __m512 res = _mm512_mul_ps(p, scale);
+  res = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.33f), _CMP_LT_OQ), res,
+                             _mm512_setzero_ps());
+  res = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(88.7228f), _CMP_GT_OQ), res,
+                             _mm512_castsi512_ps(_mm512_set1_epi32(0x7f800000)));
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), res, x);
+}
+
 /* aimc_pulse_seg_portable on 16 weights at once: each lane its own pulse
  * count per sample (lanes done are masked), its own noise position (a
  * gather), the same multiplies and adds in the same order, no FMA. */
@@ -180,17 +208,60 @@ static void pulse_seg_avx512(const aimc_pulse_seg_t *ps) {
         __mmask16 act = _mm512_cmpgt_epi32_mask(n, _mm512_set1_epi32(q));
         __m512 xi = ps->noisy ? _mm512_mask_i32gather_ps(zero, act, zi, ps->z, 4) : zero;
         __m512 onep = _mm512_add_ps(one, _mm512_mul_ps(std, xi));
-        __m512 step;
-        if (ps->kernel == AIMC_PULSE_KERNEL_CONSTANT)
-          step = _mm512_mul_ps(s, onep);
-        else if (ps->kernel == AIMC_PULSE_KERNEL_LINEAR_MULT)
-          step = _mm512_mul_ps(_mm512_add_ps(_mm512_mul_ps(p, h), s), onep);
-        else
-          step = _mm512_add_ps(_mm512_mul_ps(p, h), _mm512_mul_ps(s, onep));
-        __m512 hn = _mm512_mask_blend_ps(up, _mm512_sub_ps(h, step), _mm512_add_ps(h, step));
-        /* aimc_clampf: v < lo ? lo : (v > hi ? hi : v) */
-        __m512 r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hn, bmax, _CMP_GT_OQ), hn, bmax);
-        r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hn, bmin, _CMP_LT_OQ), r, bmin);
+        __m512 hn, r;
+        if (ps->kernel >= AIMC_PULSE_KERNEL_EXP) {
+          const aimc_device_params_t *dp = ps->dev;
+          __m512 range = _mm512_sub_ps(bmax, bmin);
+          __m512 z = _mm512_add_ps(
+              _mm512_div_ps(_mm512_mul_ps(_mm512_set1_ps(2.0f * dp->es_a), h), range),
+              _mm512_set1_ps(dp->es_b));
+          __m512 g = _mm512_mask_blend_ps(up, _mm512_set1_ps(-dp->es_gamma_down),
+                                          _mm512_set1_ps(dp->es_gamma_up));
+          __m512 A = _mm512_mask_blend_ps(up, _mm512_set1_ps(dp->es_A_down),
+                                          _mm512_set1_ps(dp->es_A_up));
+          __m512 y = _mm512_sub_ps(one, _mm512_mul_ps(A, expf16(_mm512_mul_ps(g, z))));
+          y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(y, zero, _CMP_GT_OQ), zero, y);
+          __m512 ny = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(y), /* -y */
+                                                    _mm512_set1_epi32((int)0x80000000u)));
+          __m512 dw = _mm512_mul_ps(_mm512_mask_blend_ps(up, ny, y), s);
+          if (ps->kernel == AIMC_PULSE_KERNEL_EXP_COMPLEX) {
+            __m512 absm = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+            __m512 t = _mm512_add_ps(_mm512_add_ps(_mm512_and_ps(dw, absm),
+                                                   _mm512_set1_ps(dp->std_add)),
+                                     _mm512_mul_ps(_mm512_set1_ps(dp->std_slope),
+                                                   _mm512_and_ps(h, absm)));
+            hn = _mm512_add_ps(_mm512_add_ps(h, dw),
+                               _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(dp->dw_min_std), t), xi));
+          } else {
+            hn = _mm512_add_ps(h, _mm512_mul_ps(dw, onep));
+          }
+          r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hn, bmax, _CMP_GT_OQ), hn, bmax);
+          r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hn, bmin, _CMP_LT_OQ), r, bmin);
+          /* a stuck device (!(range > 0)) keeps h, unclipped */
+          r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(range, zero, _CMP_GT_OQ), h, r);
+        } else {
+          __m512 step;
+          if (ps->kernel == AIMC_PULSE_KERNEL_CONSTANT) {
+            step = _mm512_mul_ps(s, onep);
+          } else if (ps->kernel == AIMC_PULSE_KERNEL_LINEAR_MULT) {
+            step = _mm512_mul_ps(_mm512_add_ps(_mm512_mul_ps(p, h), s), onep);
+          } else if (ps->kernel == AIMC_PULSE_KERNEL_LINEAR) {
+            step = _mm512_add_ps(_mm512_mul_ps(p, h), _mm512_mul_ps(s, onep));
+          } else { /* SoftBoundsReference: a = h / bound when the bound is on its side */
+            __m512 bnd = _mm512_mask_blend_ps(up, bmin, bmax);
+            __mmask16 on_side = (__mmask16)((up & _mm512_cmp_ps_mask(bmax, zero, _CMP_GT_OQ)) |
+                                            (~up & _mm512_cmp_ps_mask(bmin, zero, _CMP_LT_OQ)));
+            __m512 a = _mm512_maskz_div_ps(on_side, h, bnd);
+            __m512 one_a = _mm512_sub_ps(one, a);
+            step = ps->kernel == AIMC_PULSE_KERNEL_SBREF_MULT
+                       ? _mm512_mul_ps(_mm512_mul_ps(s, one_a), onep)
+                       : _mm512_mul_ps(s, _mm512_add_ps(one_a, _mm512_mul_ps(std, xi)));
+          }
+          hn = _mm512_mask_blend_ps(up, _mm512_sub_ps(h, step), _mm512_add_ps(h, step));
+          /* aimc_clampf: v < lo ? lo : (v > hi ? hi : v) */
+          r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hn, bmax, _CMP_GT_OQ), hn, bmax);
+          r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hn, bmin, _CMP_LT_OQ), r, bmin);
+        }
         h = _mm512_mask_mov_ps(h, act, r);
         zi = _mm512_mask_add_epi32(zi, act, zi, one_i);
       }

@@ -304,6 +304,10 @@ static int pulse_kernel(const aimc_device_params_t *p) {
     case AIMC_DEVICE_LINEAR_STEP:
     case AIMC_DEVICE_SOFT_BOUNDS:
       return p->mult_noise ? AIMC_PULSE_KERNEL_LINEAR_MULT : AIMC_PULSE_KERNEL_LINEAR;
+    case AIMC_DEVICE_SOFT_BOUNDS_REFERENCE:
+      return p->mult_noise ? AIMC_PULSE_KERNEL_SBREF_MULT : AIMC_PULSE_KERNEL_SBREF;
+    case AIMC_DEVICE_EXP_STEP:
+      return p->exp_complex_noise ? AIMC_PULSE_KERNEL_EXP_COMPLEX : AIMC_PULSE_KERNEL_EXP;
     default:
       return -1;
   }
@@ -414,6 +418,7 @@ static void pulse_segment(const pulse_job_t *jb, const row_buf_t *rb, int64_t i,
     ps.dw_min_std = jb->dev->dw_min_std;
     ps.kernel = kernel;
     ps.noisy = jb->noisy;
+    ps.dev = jb->dev;
     jb->ops->pulse_seg(&ps);
   }
   for (int64_t j = j0; j < j1; ++j) {
