@@ -16,10 +16,12 @@
  * more than the loop itself. */
 int aimc_cpu_threads(const aimc_context_t *ctx, int64_t work);
 
-/* Scratch of one analog read: 5 arrays of max(rows, cols) floats, and the
- * vector path the products take (NULL: the one aimc_cpu_simd() picks). */
+/* Scratch of one analog read: 8 arrays of max(rows, cols) floats (w2 holds
+ * words), and the vector path the read takes (NULL: aimc_cpu_simd()'s). */
+#define AIMC_READ_SCRATCH_ARRAYS 8
 typedef struct aimc_read_scratch {
-  float *v, *y, *q, *nl, *sigma;
+  float *v, *y, *q, *nl, *sigma, *z0, *z1;
+  uint32_t *w2;
   const aimc_simd_ops_t *ops;
 } aimc_read_scratch_t;
 

@@ -110,9 +110,19 @@ void aimc_pulse_seg_portable(const aimc_pulse_seg_t *ps) {
   }
 }
 
+static void io_normals_portable(uint64_t key, uint64_t subsequence, uint64_t first, int64_t n,
+                                float *z0, float *z1, uint32_t *w2) {
+  for (int64_t k = 0; k < n; ++k) {
+    aimc_u32x4 w = aimc_philox_block(key, subsequence, first + (uint64_t)k);
+    aimc_normal2(w.v[0], w.v[1], &z0[k], &z1[k]);
+    w2[k] = w.v[2];
+  }
+}
+
 const aimc_simd_ops_t aimc_simd_portable = {"portable",          normal4_blocks_portable,
                                             dot_rows_portable,   dot_cols_portable,
-                                            coincidences_portable, aimc_pulse_seg_portable};
+                                            coincidences_portable, aimc_pulse_seg_portable,
+                                            io_normals_portable};
 
 const aimc_simd_ops_t *aimc_cpu_simd_level(aimc_simd_level_t level) {
   switch (level) {

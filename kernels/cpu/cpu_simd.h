@@ -62,6 +62,10 @@ typedef struct aimc_simd_ops {
   void (*coincidences)(const uint32_t *x, const uint32_t *d, int64_t chunk, int32_t nw,
                        const int32_t *nwc, int64_t nb, int64_t n, int64_t stride, int32_t *cnt);
   void (*pulse_seg)(const aimc_pulse_seg_t *ps);
+  /* For blocks first .. first+n-1: aimc_normal2 of words 0 and 1 into z0[k],
+   * z1[k] and word 2 into w2[k] (the random numbers of one read's outputs). */
+  void (*io_normals)(uint64_t key, uint64_t subsequence, uint64_t first, int64_t n, float *z0,
+                     float *z1, uint32_t *w2);
 } aimc_simd_ops_t;
 
 /* The portable pulse kernel (the reference of the vector ones). */

@@ -248,6 +248,32 @@ static void pulse_seg_avx2(const aimc_pulse_seg_t *ps) {
   }
 }
 
+static void io_normals_avx2(uint64_t key, uint64_t subsequence, uint64_t first, int64_t n,
+                            float *z0, float *z1, uint32_t *w2) {
+  uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+  __m256i sub_lo = _mm256_set1_epi32((int)(uint32_t)subsequence);
+  __m256i sub_hi = _mm256_set1_epi32((int)(uint32_t)(subsequence >> 32));
+  for (int64_t kb = 0; kb < n; kb += 8) {
+    int64_t m = n - kb < 8 ? n - kb : 8;
+    uint32_t lo[8], hi[8];
+    for (int k = 0; k < 8; ++k) {
+      uint64_t blk = first + (uint64_t)(kb + k);
+      lo[k] = (uint32_t)blk;
+      hi[k] = (uint32_t)(blk >> 32);
+    }
+    __m256i c[4] = {_mm256_loadu_si256((const __m256i *)lo),
+                    _mm256_loadu_si256((const __m256i *)hi), sub_lo, sub_hi};
+    philox8(c, k0, k1);
+    __m256 a, b;
+    normal2_8(c[0], c[1], &a, &b);
+    __m256i lanes = reads_tail_mask(m);
+    _mm256_maskstore_ps(z0 + kb, lanes, a);
+    _mm256_maskstore_ps(z1 + kb, lanes, b);
+    _mm256_maskstore_epi32((int *)(w2 + kb), lanes, c[2]);
+  }
+}
+
 const aimc_simd_ops_t aimc_simd_avx2 = {"avx2",          normal4_blocks_avx2,
                                         reads_dot_rows,  reads_dot_cols,
-                                        coincidences_popcnt, pulse_seg_avx2};
+                                        coincidences_popcnt, pulse_seg_avx2,
+                                        io_normals_avx2};

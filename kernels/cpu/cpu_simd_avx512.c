@@ -270,6 +270,34 @@ static void pulse_seg_avx512(const aimc_pulse_seg_t *ps) {
   }
 }
 
+static void io_normals_avx512(uint64_t key, uint64_t subsequence, uint64_t first, int64_t n,
+                              float *z0, float *z1, uint32_t *w2) {
+  uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+  __m512i sub_lo = _mm512_set1_epi32((int)(uint32_t)subsequence);
+  __m512i sub_hi = _mm512_set1_epi32((int)(uint32_t)(subsequence >> 32));
+  const __m512i lane_lo = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m512i lane_hi = _mm512_setr_epi64(8, 9, 10, 11, 12, 13, 14, 15);
+  for (int64_t kb = 0; kb < n; kb += 16) {
+    int64_t m = n - kb < 16 ? n - kb : 16;
+    __mmask16 lanes = (__mmask16)(m == 16 ? 0xffffu : (1u << m) - 1u);
+    __m512i b0 = _mm512_set1_epi64((long long)(first + (uint64_t)kb));
+    __m512i b_lo = _mm512_add_epi64(b0, lane_lo), b_hi = _mm512_add_epi64(b0, lane_hi);
+    __m512i c[4] = {
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(b_lo)),
+                           _mm512_cvtepi64_epi32(b_hi), 1),
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srli_epi64(b_lo, 32))),
+                           _mm512_cvtepi64_epi32(_mm512_srli_epi64(b_hi, 32)), 1),
+        sub_lo, sub_hi};
+    philox16(c, k0, k1);
+    __m512 a, b;
+    normal2_16(c[0], c[1], &a, &b);
+    _mm512_mask_storeu_ps(z0 + kb, lanes, a);
+    _mm512_mask_storeu_ps(z1 + kb, lanes, b);
+    _mm512_mask_storeu_epi32(w2 + kb, lanes, c[2]);
+  }
+}
+
 const aimc_simd_ops_t aimc_simd_avx512 = {"avx512",        normal4_blocks_avx512,
                                           reads_dot_rows,  reads_dot_cols,
-                                          coincidences_popcnt, pulse_seg_avx512};
+                                          coincidences_popcnt, pulse_seg_avx512,
+                                          io_normals_avx512};
