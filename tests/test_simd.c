@@ -109,10 +109,11 @@ Test(simd, coincidences_match) {
   for (size_t k = 0; k < sizeof d / sizeof d[0]; ++k) d[k] = (uint32_t)test_next(&r);
   for (int32_t nw = 1; nw <= NW; ++nw) {
     int32_t nwc[CHUNK] = {nw, 0, nw, nw, 0};
-    aimc_simd_portable.coincidences(x, d, CHUNK, NW, nwc, CHUNK, N, N, ref);
+    /* the update's line-major layout: line j, sample c at (j * CHUNK + c) * NW */
+    aimc_simd_portable.coincidences(x, CHUNK * NW, NW, d, NW, nwc, CHUNK, N, N, ref);
     for (int p = 0; p < np; ++p) {
       memset(got, 0x55, sizeof got);
-      ops[p]->coincidences(x, d, CHUNK, NW, nwc, CHUNK, N, N, got);
+      ops[p]->coincidences(x, CHUNK * NW, NW, d, NW, nwc, CHUNK, N, N, got);
       assert_same_bits(ref, got, sizeof ref, "coincidences", ops[p]->name);
     }
   }

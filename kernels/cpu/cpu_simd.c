@@ -40,15 +40,13 @@ static void dot_cols_portable(const float *w, int64_t rows, int64_t cols, const 
   }
 }
 
-static void coincidences_portable(const uint32_t *x, const uint32_t *d, int64_t chunk, int32_t nw,
-                                  const int32_t *nwc, int64_t nb, int64_t n, int64_t stride,
-                                  int32_t *cnt) {
+static void coincidences_portable(const uint32_t *x, int64_t x_line, int64_t x_sample,
+                                  const uint32_t *d, int64_t d_sample, const int32_t *nwc,
+                                  int64_t nb, int64_t n, int64_t stride, int32_t *cnt) {
   for (int64_t c = 0; c < nb; ++c)
     for (int64_t j = 0; j < n; ++j)
       cnt[c * stride + j] =
-          nwc[c] == 0 ? 0
-                      : aimc_coincidences(x + ((size_t)j * (size_t)chunk + (size_t)c) * (size_t)nw,
-                                          d + (size_t)c * (size_t)nw, nwc[c]);
+          nwc[c] == 0 ? 0 : aimc_coincidences(x + j * x_line + c * x_sample, d + c * d_sample, nwc[c]);
 }
 
 /* One pulse of the models of the vector kernels: aimc_device_pulse's

@@ -57,10 +57,12 @@ typedef struct aimc_simd_ops {
   /* The transposed product y[j] = sum_i w[i][j] v[i], rows added in order
    * starting from y = 0, rows with v[i] == 0 skipped. */
   void (*dot_cols)(const float *w, int64_t rows, int64_t cols, const float *v, float *y);
-  /* cnt[c][j] = coincidences of x line j (words x + (j * chunk + c) * nw)
-   * and the d line (words d + c * nw) over nwc[c] words, for c < nb, j < n. */
-  void (*coincidences)(const uint32_t *x, const uint32_t *d, int64_t chunk, int32_t nw,
-                       const int32_t *nwc, int64_t nb, int64_t n, int64_t stride, int32_t *cnt);
+  /* cnt[c * stride + j] = coincidences of x line j in sample c (words
+   * x + j * x_line + c * x_sample) and the d line in sample c (words
+   * d + c * d_sample) over nwc[c] words, for c < nb, j < n. */
+  void (*coincidences)(const uint32_t *x, int64_t x_line, int64_t x_sample, const uint32_t *d,
+                       int64_t d_sample, const int32_t *nwc, int64_t nb, int64_t n,
+                       int64_t stride, int32_t *cnt);
   void (*pulse_seg)(const aimc_pulse_seg_t *ps);
   /* For blocks first .. first+n-1: aimc_normal2 of words 0 and 1 into z0[k],
    * z1[k] and word 2 into w2[k] (the random numbers of one read's outputs). */

@@ -7,25 +7,20 @@
 
 #include "kernels/common/update.h"
 
-static void coincidences_popcnt(const uint32_t *x, const uint32_t *d, int64_t chunk, int32_t nw,
-                                const int32_t *nwc, int64_t nb, int64_t n, int64_t stride,
-                                int32_t *cnt) {
+static void coincidences_popcnt(const uint32_t *x, int64_t x_line, int64_t x_sample,
+                                const uint32_t *d, int64_t d_sample, const int32_t *nwc,
+                                int64_t nb, int64_t n, int64_t stride, int32_t *cnt) {
   for (int64_t c = 0; c < nb; ++c) {
     int32_t *row = cnt + c * stride;
+    const uint32_t *xc = x + c * x_sample, *dc = d + c * d_sample;
     if (nwc[c] == 0) {
       for (int64_t j = 0; j < n; ++j) row[j] = 0;
-      continue;
-    }
-    const uint32_t *dc = d + (size_t)c * (size_t)nw;
-    if (nwc[c] == 1) { /* BL <= 32, the common case: one word per train */
+    } else if (nwc[c] == 1) { /* BL <= 32, the common case: one word per train */
       uint32_t dw = dc[0];
-      for (int64_t j = 0; j < n; ++j)
-        row[j] = __builtin_popcount(x[((size_t)j * (size_t)chunk + (size_t)c) * (size_t)nw] & dw);
-      continue;
+      for (int64_t j = 0; j < n; ++j) row[j] = __builtin_popcount(xc[j * x_line] & dw);
+    } else {
+      for (int64_t j = 0; j < n; ++j) row[j] = aimc_coincidences(xc + j * x_line, dc, nwc[c]);
     }
-    for (int64_t j = 0; j < n; ++j)
-      row[j] = aimc_coincidences(x + ((size_t)j * (size_t)chunk + (size_t)c) * (size_t)nw, dc,
-                                 nwc[c]);
   }
 }
 

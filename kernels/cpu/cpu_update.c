@@ -1,9 +1,13 @@
 /* CPU pulsed update of one array of every tile.
  *
  * Per tile: BL/A/B of every sample; then, a chunk of samples at a time, the
- * bit-packed pulse trains of all input and output lines; then every weight
- * walks the samples in order and applies its coincidences pulse by pulse
- * through the device rule. Pulse trains depend only on x and d, so walking
+ * bit-packed pulse trains of all input and output lines; then, row by row,
+ * the signed pulse counts of every weight and sample (popcounts), each
+ * weight's cycle-to-cycle normals for the whole chunk drawn in one vector
+ * call (its own stream positions, exactly the draws of the streaming loop),
+ * and every weight walks the samples in order applying its pulses through
+ * the device rule, 8 or 16 weights per instruction on the SIMD paths
+ * (kernels/cpu/cpu_simd*.c). Pulse trains depend only on x and d, so walking
  * weight by weight gives exactly the sample-by-sample result. Many tiles are
  * spread over threads; a few large tiles split their lines and rows. */
 #include <omp.h>
@@ -23,6 +27,7 @@ typedef struct scratch {
   float *level;        /* [cols + rows][chunk] q or counts of the deterministic types */
   uint8_t *neg;        /* [cols + rows][chunk] sign of the line value */
   uint8_t *neg_x;      /* [chunk][cols] the x signs again, sample-major for the row loops */
+  uint32_t *words_x;   /* [chunk][cols][nw] the x trains again, sample-major */
   uint32_t *next;      /* [rows * cols] noise-stream position of each weight */
   float *acc;          /* [n_acc][cols] rows of the exact updates, one per thread */
 } scratch_t;
@@ -69,7 +74,8 @@ static size_t train_budget(void) {
 static plan_t make_plan(const aimc_state_t *st, const aimc_update_args_t *a) {
   plan_t p;
   p.nw = AIMC_TRAIN_WORDS(max_bl(st, a));
-  size_t per_sample = (size_t)(st->rows + st->cols) * ((size_t)p.nw * 4u + 4u + 1u);
+  size_t per_sample = (size_t)(st->rows + st->cols) * ((size_t)p.nw * 4u + 4u + 1u) +
+                      (size_t)st->cols * ((size_t)p.nw * 4u + 1u); /* the sample-major copies */
   int64_t c = (int64_t)(train_budget() / per_sample);
   p.chunk = c < 1 ? 1 : (c > a->batch ? a->batch : c);
   return p;
@@ -81,6 +87,7 @@ static void free_scratch(scratch_t *s) {
   free(s->level);
   free(s->neg);
   free(s->neg_x);
+  free(s->words_x);
   free(s->next);
   free(s->acc);
 }
@@ -94,9 +101,10 @@ static int alloc_scratch(scratch_t *s, const aimc_state_t *st, int64_t batch, co
   s->level = malloc(lines * sizeof *s->level);
   s->neg = malloc(lines);
   s->neg_x = malloc((size_t)st->cols * (size_t)p->chunk);
+  s->words_x = malloc((size_t)st->cols * (size_t)p->chunk * (size_t)p->nw * sizeof *s->words_x);
   s->next = malloc((size_t)st->rows * (size_t)st->cols * sizeof *s->next);
   s->acc = malloc((size_t)n_acc * (size_t)st->cols * sizeof *s->acc);
-  if (s->blab && s->words && s->level && s->neg && s->neg_x && s->next && s->acc) return 1;
+  if (s->blab && s->words && s->level && s->neg && s->neg_x && s->words_x && s->next && s->acc) return 1;
   free_scratch(s);
   return 0;
 }
@@ -189,9 +197,13 @@ static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int6
       s->neg[slot] = v < 0.0f;
       if (is_x) s->neg_x[(size_t)c * (size_t)cols + (size_t)idx] = v < 0.0f;
       s->level[slot] = level;
-      if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED)
-        aimc_make_train(tp->key, is_x ? rs.x : rs.d, sample_line, level, bb->bl,
-                        s->words + slot * (size_t)pl->nw);
+      if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED) {
+        uint32_t *words = s->words + slot * (size_t)pl->nw;
+        aimc_make_train(tp->key, is_x ? rs.x : rs.d, sample_line, level, bb->bl, words);
+        if (is_x)
+          memcpy(s->words_x + ((size_t)c * (size_t)cols + (size_t)idx) * (size_t)pl->nw, words,
+                 (size_t)pl->nw * sizeof *words);
+      }
     }
   }
 }
@@ -211,8 +223,8 @@ typedef struct pulse_job {
   const aimc_tile_params_t *tp;
 } pulse_job_t;
 
-/* Pulse count of weight (row line dl, column line xl) in
- * sample c of the chunk (0 when the sample has no train). */
+/* Pulse count of the weight of row line dl and column line xl in sample c
+ * of the chunk (0 when the sample has no train). */
 static int32_t pulse_count(const pulse_job_t *jb, size_t xl, size_t dl, int64_t c) {
   int32_t bl = jb->s->blab[jb->b0 + c].bl;
   if (bl == 0) return 0;
@@ -225,11 +237,11 @@ static int32_t pulse_count(const pulse_job_t *jb, size_t xl, size_t dl, int64_t 
                              s->level[dl + (size_t)c]);
 }
 
-/* One weight through the samples of the chunk, its noise from its stream
- * (z NULL) or from buffered normals (z: its blocks, position base4 first):
- * the loop without the row buffers, when they could not be allocated. */
-static void pulse_weight(const pulse_job_t *jb, int64_t i, int64_t j, const float *z,
-                         uint64_t *up_total, uint64_t *down_total) {
+/* One weight through the samples of the chunk, its noise from its own
+ * stream: the loop without the row buffers, when they could not be
+ * allocated (the row loop gives the same bits). */
+static void pulse_weight(const pulse_job_t *jb, int64_t i, int64_t j, uint64_t *up_total,
+                         uint64_t *down_total) {
   scratch_t *s = jb->s;
   aimc_array_t *arr = jb->arr;
   size_t chunk = (size_t)jb->pl->chunk;
@@ -238,7 +250,6 @@ static void pulse_weight(const pulse_job_t *jb, int64_t i, int64_t j, const floa
   /* per weight across chunks: bit 31 = pulsed in this call, rest = noise position */
   uint32_t carried = jb->b0 == 0 ? 0u : s->next[widx];
   uint32_t pulsed = carried & PULSED_BIT, next = carried & ~PULSED_BIT;
-  uint32_t base4 = next & ~3u;
   float h = arr->h[k];
   aimc_wparams_t wp;
   aimc_normal_stream_t ns;
@@ -248,23 +259,15 @@ static void pulse_weight(const pulse_job_t *jb, int64_t i, int64_t j, const floa
     if (n <= 0) continue;
     if (!loaded) {
       aimc_load_wparams(arr, (size_t)k, &wp);
-      if (!z) {
-        aimc_normal_stream_init(&ns, jb->key, jb->sub, (uint64_t)widx << 32);
-        if (jb->noisy) aimc_normal_stream_seek(&ns, next);
-      }
+      aimc_normal_stream_init(&ns, jb->key, jb->sub, (uint64_t)widx << 32);
+      if (jb->noisy) aimc_normal_stream_seek(&ns, next);
       loaded = 1;
       pulsed = PULSED_BIT;
     }
     /* W -= lr d x^T: the weight goes up when d and x differ in sign */
     int up = s->neg[xl + (size_t)c] != s->neg[dl + (size_t)c];
-    if (z) {
-      for (int32_t q = 0; q < n; ++q)
-        h = aimc_device_pulse(jb->dev, &wp, h, up, z[next + (uint32_t)q - base4]);
-      next += (uint32_t)n;
-    } else {
-      h = aimc_device_pulses(jb->dev, &wp, h, up, (uint32_t)n, &ns);
-      if (jb->noisy) next = ns.next;
-    }
+    h = aimc_device_pulses(jb->dev, &wp, h, up, (uint32_t)n, &ns);
+    if (jb->noisy) next = ns.next;
     if (up)
       *up_total += (uint64_t)n;
     else
@@ -316,7 +319,8 @@ static int pulse_kernel(const aimc_device_params_t *p) {
 /* Signed pulse counts of every weight of row i and sample of the chunk:
  * coincidences (stochastic) or the deterministic counts, negative when the
  * weight goes down (W -= lr d x^T: up when d and x differ in sign). */
-static void row_counts(const pulse_job_t *jb, int64_t i, row_buf_t *rb) {
+static void row_counts(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t *up_total,
+                       uint64_t *down_total) {
   const scratch_t *s = jb->s;
   size_t chunk = (size_t)jb->pl->chunk;
   size_t dl = (size_t)(jb->cols + i) * chunk;
@@ -326,26 +330,35 @@ static void row_counts(const pulse_job_t *jb, int64_t i, row_buf_t *rb) {
       int32_t bl = s->blab[jb->b0 + c].bl;
       rb->nwc[c] = bl == 0 ? 0 : AIMC_TRAIN_WORDS(bl);
     }
-    jb->ops->coincidences(s->words, s->words + dl * (size_t)jb->pl->nw, (int64_t)chunk,
-                          jb->pl->nw, rb->nwc, jb->nb, cols, cols, rb->cnt);
+    int64_t nw = jb->pl->nw;
+    jb->ops->coincidences(s->words_x, nw, cols * nw, s->words + dl * (size_t)nw, nw, rb->nwc,
+                          jb->nb, cols, cols, rb->cnt);
   } else {
     for (int64_t c = 0; c < jb->nb; ++c)
       for (int64_t j = 0; j < cols; ++j)
         rb->cnt[c * cols + j] = pulse_count(jb, (size_t)j * chunk, dl, c);
   }
   for (int64_t j = 0; j < cols; ++j) rb->total[j] = 0;
+  uint64_t all = 0, up = 0;
   for (int64_t c = 0; c < jb->nb; ++c) {
     int32_t *row = rb->cnt + c * cols;
     const uint8_t *nx = s->neg_x + (size_t)c * (size_t)cols;
     int32_t flip = s->neg[dl + (size_t)c] ? -1 : 0; /* all ones when d < 0 */
+    uint32_t row_all = 0, row_down = 0;
     for (int64_t j = 0; j < cols; ++j) {
       int32_t n = row[j] > 0 ? row[j] : 0;
       rb->total[j] += (uint32_t)n;
       /* up (positive) when the signs of x and d differ: negate when equal */
       int32_t same = ~(flip ^ -(int32_t)nx[j]); /* all ones when the signs agree */
       row[j] = (n ^ same) - same;
+      row_all += (uint32_t)n;
+      row_down += (uint32_t)n & (uint32_t)same;
     }
+    all += row_all;
+    up += row_all - row_down;
   }
+  *up_total += up;
+  *down_total += all - up;
 }
 
 /* One weight through the chunk's samples from the count matrix: noise from
@@ -423,7 +436,10 @@ static void pulse_segment(const pulse_job_t *jb, const row_buf_t *rb, int64_t i,
   }
   for (int64_t j = j0; j < j1; ++j) {
     if (rb->total[j] == 0) {
-      finish_weight(jb, rb, i, j);
+      if (jb->b0 == 0) /* nothing carried, nothing pulsed: only the position */
+        jb->s->next[i * jb->cols + j] = 0u;
+      else
+        finish_weight(jb, rb, i, j);
       continue;
     }
     int32_t off = rb->off[j];
@@ -442,16 +458,8 @@ static void pulse_segment(const pulse_job_t *jb, const row_buf_t *rb, int64_t i,
  * needing more than the whole buffer takes its own stream. */
 static void pulse_row(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t *up_total,
                       uint64_t *down_total) {
-  row_counts(jb, i, rb);
+  row_counts(jb, i, rb, up_total, down_total);
   int64_t cols = jb->cols;
-  for (int64_t c = 0; c < jb->nb; ++c)
-    for (int64_t j = 0; j < cols; ++j) {
-      int32_t n = rb->cnt[c * cols + j];
-      if (n > 0)
-        *up_total += (uint64_t)n;
-      else
-        *down_total += (uint64_t)-n;
-    }
   int64_t j = 0;
   while (j < cols) {
     int64_t j0 = j, n_blocks = 0;
@@ -546,7 +554,7 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
       if (buffered) {
         pulse_row(&jb, i, &rb, &up_total, &down_total);
       } else {
-        for (int64_t j = 0; j < cols; ++j) pulse_weight(&jb, i, j, NULL, &up_total, &down_total);
+        for (int64_t j = 0; j < cols; ++j) pulse_weight(&jb, i, j, &up_total, &down_total);
       }
     }
     free_row_buf(&rb);
