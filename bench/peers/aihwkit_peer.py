@@ -4,9 +4,10 @@
 Reads the same configuration lines as bench/bench_peer.c from stdin,
     <op> <config> <tiles> <rows> <cols> <batch> [<reps>]
 and prints "<op> ... <batch> <median seconds per call>": the median of <reps>
-timed calls (default --reps), after one untimed warm-up call when reps > 1. Each tile is an aihwkit
-AnalogTile whose C++ simulator tile (``AnalogTile(...).tile``) is driven
-directly, so Python overhead is one call per tile and operation. A call of
+timed calls (default --reps), after one untimed warm-up call when reps > 1.
+Each tile is an aihwkit AnalogTile whose C++ simulator tile
+(``AnalogTile(...).tile``) is driven directly, so Python overhead is one call
+per tile and operation. A call of
 the operation covers every tile (a loop over the tiles, as aimc does in one
 call). Configurations:
   softbounds | constant | exp: SingleRPUConfig with SoftBoundsDevice,
