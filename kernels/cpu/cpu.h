@@ -6,6 +6,7 @@
 #define AIMC_CPU_H
 
 #include "host/internal.h"
+#include "kernels/cpu/cpu_simd.h"
 
 /* Threads for a loop of about `work` element operations: the context's
  * count when one was set; automatically (n_threads 0) all cores, but fewer
@@ -15,9 +16,13 @@
  * more than the loop itself. */
 int aimc_cpu_threads(const aimc_context_t *ctx, int64_t work);
 
-/* Scratch of one analog read: 5 arrays of max(rows, cols) floats. */
+/* Scratch of one analog read: 8 arrays of max(rows, cols) floats (w2 holds
+ * words), and the vector path the read takes (NULL: aimc_cpu_simd()'s). */
+#define AIMC_READ_SCRATCH_ARRAYS 8
 typedef struct aimc_read_scratch {
-  float *v, *y, *q, *nl, *sigma;
+  float *v, *y, *q, *nl, *sigma, *z0, *z1;
+  uint32_t *w2;
+  const aimc_simd_ops_t *ops;
 } aimc_read_scratch_t;
 
 int aimc_cpu_read_vector(const aimc_tile_params_t *tp, int dir, const float *w, int64_t rows,

@@ -8,31 +8,38 @@
 #include "kernels/common/reduce.h"
 #include "kernels/cpu/cpu.h"
 
-/* Dot product in a fixed order (8 partial sums, combined pairwise), so the
- * compiler can vectorise it without reassociating. */
-static float dot(const float *a, const float *b, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int l = 0; l < 8; ++l) acc[l] += a[j + l] * b[j + l];
-  for (int l = 0; j < n; ++j, ++l) acc[l] += a[j] * b[j];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+/* y = W v (forward, n_out = rows) or y = W^T v (transposed, n_out = cols),
+ * in the order of sums of the portable kernels (cpu_simd.c) on every path. */
+static void product(const aimc_simd_ops_t *ops, const float *w, int64_t rows, int64_t cols,
+                    int transposed, const float *v, float *y) {
+  if (!ops) ops = aimc_cpu_simd();
+  if (transposed)
+    ops->dot_cols(w, rows, cols, v, y);
+  else
+    ops->dot_rows(w, rows, cols, v, y);
 }
 
-/* y = W v (forward, n_out = rows) or y = W^T v (transposed, n_out = cols). */
-static void product(const float *w, int64_t rows, int64_t cols, int transposed, const float *v,
-                    float *y) {
-  if (!transposed) {
-    for (int64_t i = 0; i < rows; ++i) y[i] = dot(w + i * cols, v, cols);
-    return;
+/* aimc_io_weight_noise with its normal z0 drawn already (io_normals). */
+static float io_weight_noise_z(const aimc_io_params_t *p, float y, float q, float z0) {
+  if (p->w_noise_type == AIMC_W_NOISE_NONE || !(p->w_noise > 0.0f)) return y;
+  return y + p->w_noise * sqrtf(q) * z0;
+}
+
+/* aimc_io_output with its normal z1 and rounding word w2 drawn already. */
+static float io_output_z(const aimc_io_params_t *p, float y, float nl, float sigma, float z1,
+                         uint32_t w2, int *hit) {
+  if (p->has_nonlinearity) y = y / (1.0f + aimc_absf(nl * y));
+  if (p->out_asymmetry > 0.0f && y < 0.0f) y = y * (1.0f - p->out_asymmetry);
+  if (sigma > 0.0f) y = y + sigma * z1;
+  y = aimc_quantize(y, p->out_step, p->out_sto_round, aimc_u01(w2));
+  if (y > p->out_bound) {
+    y = p->out_bound;
+    *hit = 1;
+  } else if (y < -p->out_bound) {
+    y = -p->out_bound;
+    if (p->bm_test_negative_bound) *hit = 1;
   }
-  for (int64_t j = 0; j < cols; ++j) y[j] = 0.0f;
-  for (int64_t i = 0; i < rows; ++i) {
-    float a = v[i];
-    if (a == 0.0f) continue; /* adds exact zeros only; saves work on one-hot reads */
-    const float *row = w + i * cols;
-    for (int64_t j = 0; j < cols; ++j) y[j] += row[j] * a;
-  }
+  return y;
 }
 
 /* q_o of the PCM read noise: sum over inputs of |w| v^2 (forward: in
@@ -59,7 +66,7 @@ int aimc_cpu_read_vector(const aimc_tile_params_t *tp, int dir, const float *w, 
   int64_t n_in = transposed ? rows : cols, n_out = transposed ? cols : rows;
 
   if (p->perfect) {
-    product(w, rows, cols, transposed, in, out);
+    product(s->ops, w, rows, cols, transposed, in, out);
     for (int64_t o = 0; o < n_out; ++o) out[o] = out[o] * p->out_scale;
     return 1;
   }
@@ -103,21 +110,33 @@ int aimc_cpu_read_vector(const aimc_tile_params_t *tp, int dir, const float *w, 
                                 : zero_words;
       s->v[j] = aimc_io_input(p, in[j], scale, wd);
     }
-    product(w, rows, cols, transposed, s->v, s->y);
+    product(s->ops, w, rows, cols, transposed, s->v, s->y);
     if (p->w_noise_type == AIMC_W_NOISE_PCM_READ)
       pcm_moments(w, rows, cols, transposed, s->v, s->q);
     float q_add = 0.0f;
     if (p->w_noise_type == AIMC_W_NOISE_ADDITIVE_CONSTANT)
       q_add = aimc_tree_squares(s->v, n_in); /* reduce.h's order, as the GPU */
     int hit = 0;
+    /* the outputs' random numbers, drawn for all outputs in one vector call
+     * when any output needs them (an output that does not ignores them) */
+    int out_random = 0;
+    for (int64_t o = 0; o < n_out && !out_random; ++o)
+      out_random = aimc_io_output_random(p, s->sigma[o]);
+    if (out_random) {
+      const aimc_simd_ops_t *ops = s->ops ? s->ops : aimc_cpu_simd();
+      uint32_t kind = (uint32_t)AIMC_STREAM_MVM_OUTPUT + 8u * (uint32_t)dir;
+      ops->io_normals(tp->key, aimc_subsequence(kind, call), base * (uint64_t)n_out, n_out, s->z0,
+                      s->z1, s->w2);
+    }
     for (int64_t o = 0; o < n_out; ++o) {
-      aimc_u32x4 wd = aimc_io_output_random(p, s->sigma[o])
-                          ? aimc_io_words(tp->key, dir, 1, call,
-                                          base * (uint64_t)n_out + (uint64_t)o)
-                          : zero_words;
       float q = p->w_noise_type == AIMC_W_NOISE_PCM_READ ? s->q[o] : q_add;
-      float y = aimc_io_weight_noise(p, s->y[o], q, wd);
-      out[o] = aimc_io_output(p, y, s->nl[o], s->sigma[o], wd, &hit);
+      if (out_random) {
+        float y = io_weight_noise_z(p, s->y[o], q, s->z0[o]);
+        out[o] = io_output_z(p, y, s->nl[o], s->sigma[o], s->z1[o], s->w2[o], &hit);
+      } else {
+        float y = aimc_io_weight_noise(p, s->y[o], q, zero_words);
+        out[o] = aimc_io_output(p, y, s->nl[o], s->sigma[o], zero_words, &hit);
+      }
     }
     if (!use_bm || !hit || !aimc_io_bm_continue(p, r)) break;
     r = r * 2.0f;
@@ -134,13 +153,17 @@ aimc_status_t aimc_cpu_mvm(aimc_context_t *ctx, const aimc_state_t *st, const ai
   int64_t n_items = st->n_tiles * a->batch;
   int64_t width = st->rows > st->cols ? st->rows : st->cols;
   int nt = aimc_cpu_threads(ctx, n_items * st->rows * st->cols);
-  float *all = malloc((size_t)nt * (size_t)(5 * width) * sizeof(float));
+  const aimc_simd_ops_t *ops = aimc_cpu_simd();
+  size_t per_thread = (size_t)(AIMC_READ_SCRATCH_ARRAYS * width);
+  float *all = malloc((size_t)nt * per_thread * sizeof(float));
   if (!all)
     return aimc_error(ctx, AIMC_ERR_OUT_OF_MEMORY, "out of host memory for read scratch buffers");
 #pragma omp parallel num_threads(nt)
   {
-    float *buf = all + (size_t)omp_get_thread_num() * (size_t)(5 * width);
-    aimc_read_scratch_t s = {buf, buf + width, buf + 2 * width, buf + 3 * width, buf + 4 * width};
+    float *buf = all + (size_t)omp_get_thread_num() * per_thread;
+    aimc_read_scratch_t s = {buf,         buf + width,     buf + 2 * width,
+                             buf + 3 * width, buf + 4 * width, buf + 5 * width,
+                             buf + 6 * width, (uint32_t *)(buf + 7 * width), ops};
     int transposed = a->dir == AIMC_BACKWARD || a->dir == AIMC_TRANSFER_BACKWARD;
     int64_t n_in = transposed ? st->rows : st->cols, n_out = transposed ? st->cols : st->rows;
 #pragma omp for schedule(dynamic, 1)

@@ -227,7 +227,7 @@ aimc_status_t aimc_cpu_transfer(aimc_context_t *ctx, aimc_state_t *st, int64_t b
     int32_t bl = u->fixed_bl || u->ublm ? u->desired_bl : AIMC_MAX_BL;
     if (bl > max_bl) max_bl = bl;
   }
-  size_t per_thread = (size_t)(7 * width) * sizeof(float) +
+  size_t per_thread = (size_t)((2 + AIMC_READ_SCRATCH_ARRAYS) * width) * sizeof(float) +
                       (size_t)(2 * AIMC_TRAIN_WORDS(max_bl)) * sizeof(uint32_t);
   char *all = malloc((size_t)nt * per_thread);
   if (!all)
@@ -235,9 +235,10 @@ aimc_status_t aimc_cpu_transfer(aimc_context_t *ctx, aimc_state_t *st, int64_t b
 #pragma omp parallel num_threads(nt)
   {
     float *f = (float *)(all + (size_t)omp_get_thread_num() * per_thread);
-    tscratch_t s = {f, f + width, {f + 2 * width, f + 3 * width, f + 4 * width, f + 5 * width,
-                                   f + 6 * width},
-                    (uint32_t *)(f + 7 * width)};
+    tscratch_t s = {f, f + width,
+                    {f + 2 * width, f + 3 * width, f + 4 * width, f + 5 * width, f + 6 * width,
+                     f + 7 * width, f + 8 * width, (uint32_t *)(f + 9 * width), aimc_cpu_simd()},
+                    (uint32_t *)(f + 10 * width)};
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < st->n_tiles; ++t) {
       const aimc_tile_params_t *tp = &st->params[t];

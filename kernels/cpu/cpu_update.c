@@ -1,9 +1,13 @@
 /* CPU pulsed update of one array of every tile.
  *
  * Per tile: BL/A/B of every sample; then, a chunk of samples at a time, the
- * bit-packed pulse trains of all input and output lines; then every weight
- * walks the samples in order and applies its coincidences pulse by pulse
- * through the device rule. Pulse trains depend only on x and d, so walking
+ * bit-packed pulse trains of all input and output lines; then, row by row,
+ * the signed pulse counts of every weight and sample (popcounts), each
+ * weight's cycle-to-cycle normals for the whole chunk drawn in one vector
+ * call (its own stream positions, exactly the draws of the streaming loop),
+ * and every weight walks the samples in order applying its pulses through
+ * the device rule, 8 or 16 weights per instruction on the SIMD paths
+ * (kernels/cpu/cpu_simd*.c). Pulse trains depend only on x and d, so walking
  * weight by weight gives exactly the sample-by-sample result. Many tiles are
  * spread over threads; a few large tiles split their lines and rows. */
 #include <omp.h>
@@ -22,6 +26,8 @@ typedef struct scratch {
   uint32_t *words;     /* [cols + rows][chunk][nw] pulse trains */
   float *level;        /* [cols + rows][chunk] q or counts of the deterministic types */
   uint8_t *neg;        /* [cols + rows][chunk] sign of the line value */
+  uint8_t *neg_x;      /* [chunk][cols] the x signs again, sample-major for the row loops */
+  uint32_t *words_x;   /* [chunk][cols][nw] the x trains again, sample-major */
   uint32_t *next;      /* [rows * cols] noise-stream position of each weight */
   float *acc;          /* [n_acc][cols] rows of the exact updates, one per thread */
 } scratch_t;
@@ -68,7 +74,8 @@ static size_t train_budget(void) {
 static plan_t make_plan(const aimc_state_t *st, const aimc_update_args_t *a) {
   plan_t p;
   p.nw = AIMC_TRAIN_WORDS(max_bl(st, a));
-  size_t per_sample = (size_t)(st->rows + st->cols) * ((size_t)p.nw * 4u + 4u + 1u);
+  size_t per_sample = (size_t)(st->rows + st->cols) * ((size_t)p.nw * 4u + 4u + 1u) +
+                      (size_t)st->cols * ((size_t)p.nw * 4u + 1u); /* the sample-major copies */
   int64_t c = (int64_t)(train_budget() / per_sample);
   p.chunk = c < 1 ? 1 : (c > a->batch ? a->batch : c);
   return p;
@@ -79,6 +86,8 @@ static void free_scratch(scratch_t *s) {
   free(s->words);
   free(s->level);
   free(s->neg);
+  free(s->neg_x);
+  free(s->words_x);
   free(s->next);
   free(s->acc);
 }
@@ -91,9 +100,11 @@ static int alloc_scratch(scratch_t *s, const aimc_state_t *st, int64_t batch, co
   s->words = malloc(lines * (size_t)p->nw * sizeof *s->words);
   s->level = malloc(lines * sizeof *s->level);
   s->neg = malloc(lines);
+  s->neg_x = malloc((size_t)st->cols * (size_t)p->chunk);
+  s->words_x = malloc((size_t)st->cols * (size_t)p->chunk * (size_t)p->nw * sizeof *s->words_x);
   s->next = malloc((size_t)st->rows * (size_t)st->cols * sizeof *s->next);
   s->acc = malloc((size_t)n_acc * (size_t)st->cols * sizeof *s->acc);
-  if (s->blab && s->words && s->level && s->neg && s->next && s->acc) return 1;
+  if (s->blab && s->words && s->level && s->neg && s->neg_x && s->words_x && s->next && s->acc) return 1;
   free_scratch(s);
   return 0;
 }
@@ -184,12 +195,325 @@ static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int6
       float level = aimc_line_level(u, tp->key, rs.round, sample_line, is_x, v,
                                     is_x ? bb->b : bb->a, bb->bl);
       s->neg[slot] = v < 0.0f;
+      if (is_x) s->neg_x[(size_t)c * (size_t)cols + (size_t)idx] = v < 0.0f;
       s->level[slot] = level;
-      if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED)
-        aimc_make_train(tp->key, is_x ? rs.x : rs.d, sample_line, level, bb->bl,
-                        s->words + slot * (size_t)pl->nw);
+      if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED) {
+        uint32_t *words = s->words + slot * (size_t)pl->nw;
+        aimc_make_train(tp->key, is_x ? rs.x : rs.d, sample_line, level, bb->bl, words);
+        if (is_x)
+          memcpy(s->words_x + ((size_t)c * (size_t)cols + (size_t)idx) * (size_t)pl->nw, words,
+                 (size_t)pl->nw * sizeof *words);
+      }
     }
   }
+}
+
+/* What the pulse loop of one tile and chunk reads. */
+typedef struct pulse_job {
+  const aimc_device_params_t *dev;
+  aimc_array_t *arr;
+  const aimc_update_params_t *u;
+  const plan_t *pl;
+  scratch_t *s;
+  const aimc_simd_ops_t *ops;
+  uint64_t key, sub;
+  int64_t t, b0, nb, cols, per_tile;
+  int stochastic, noisy, last_chunk, array;
+  uint64_t write_call;
+  const aimc_tile_params_t *tp;
+} pulse_job_t;
+
+/* Pulse count of the weight of row line dl and column line xl in sample c
+ * of the chunk (0 when the sample has no train). */
+static int32_t pulse_count(const pulse_job_t *jb, size_t xl, size_t dl, int64_t c) {
+  int32_t bl = jb->s->blab[jb->b0 + c].bl;
+  if (bl == 0) return 0;
+  const scratch_t *s = jb->s;
+  size_t nw = (size_t)jb->pl->nw;
+  if (jb->stochastic)
+    return aimc_coincidences(s->words + (xl + (size_t)c) * nw, s->words + (dl + (size_t)c) * nw,
+                             AIMC_TRAIN_WORDS(bl));
+  return aimc_implicit_count(jb->u->pulse_type, bl, s->level[xl + (size_t)c],
+                             s->level[dl + (size_t)c]);
+}
+
+/* One weight through the samples of the chunk, its noise from its own
+ * stream: the loop without the row buffers, when they could not be
+ * allocated (the row loop gives the same bits). */
+static void pulse_weight(const pulse_job_t *jb, int64_t i, int64_t j, uint64_t *up_total,
+                         uint64_t *down_total) {
+  scratch_t *s = jb->s;
+  aimc_array_t *arr = jb->arr;
+  size_t chunk = (size_t)jb->pl->chunk;
+  size_t dl = (size_t)(jb->cols + i) * chunk, xl = (size_t)j * chunk;
+  int64_t widx = i * jb->cols + j, k = jb->t * jb->per_tile + widx;
+  /* per weight across chunks: bit 31 = pulsed in this call, rest = noise position */
+  uint32_t carried = jb->b0 == 0 ? 0u : s->next[widx];
+  uint32_t pulsed = carried & PULSED_BIT, next = carried & ~PULSED_BIT;
+  float h = arr->h[k];
+  aimc_wparams_t wp;
+  aimc_normal_stream_t ns;
+  int loaded = 0; /* parameters and noise stream, fetched at the first pulse */
+  for (int64_t c = 0; c < jb->nb; ++c) {
+    int32_t n = pulse_count(jb, xl, dl, c);
+    if (n <= 0) continue;
+    if (!loaded) {
+      aimc_load_wparams(arr, (size_t)k, &wp);
+      aimc_normal_stream_init(&ns, jb->key, jb->sub, (uint64_t)widx << 32);
+      if (jb->noisy) aimc_normal_stream_seek(&ns, next);
+      loaded = 1;
+      pulsed = PULSED_BIT;
+    }
+    /* W -= lr d x^T: the weight goes up when d and x differ in sign */
+    int up = s->neg[xl + (size_t)c] != s->neg[dl + (size_t)c];
+    h = aimc_device_pulses(jb->dev, &wp, h, up, (uint32_t)n, &ns);
+    if (jb->noisy) next = ns.next;
+    if (up)
+      *up_total += (uint64_t)n;
+    else
+      *down_total += (uint64_t)n;
+  }
+  arr->h[k] = h;
+  s->next[widx] = pulsed | next;
+  if (jb->last_chunk && pulsed) {
+    aimc_load_wparams(arr, (size_t)k, &wp);
+    arr->w[k] = aimc_refresh_visible(jb->tp, jb->array, h, wp.ref, jb->write_call, (uint64_t)widx);
+  }
+}
+
+/* Normals of the weights of one segment of a row, drawn in one vector call:
+ * weight j's normals next_j .. next_j + total_j - 1 of its own stream (block
+ * (widx << 32) + position / 4, as aimc_normal_stream), so each pulse gets
+ * exactly the draw the streaming loop would give it. */
+#define NORMAL_BLOCKS_CAP 1024
+
+/* Per-thread buffers of the row loop. */
+typedef struct row_buf {
+  uint64_t *blocks; /* [NORMAL_BLOCKS_CAP] */
+  float *z;         /* [4 * NORMAL_BLOCKS_CAP] */
+  int32_t *off;     /* [cols] first block of weight j in the buffer; -1 none, -2 stream */
+  int32_t *zpos;    /* [cols] index of weight j's first normal in z; -1 skip */
+  uint32_t *total;  /* [cols] pulses of weight j in this chunk */
+  int32_t *cnt;     /* [chunk][cols] signed pulse counts, > 0 up */
+  int32_t *nwc;     /* [chunk] train words of each sample (0: no train) */
+} row_buf_t;
+
+/* The vector pulse kernel of a device, or -1 for the models pulsed weight
+ * by weight through aimc_device_pulse. */
+static int pulse_kernel(const aimc_device_params_t *p) {
+  switch (p->model) {
+    case AIMC_DEVICE_CONSTANT_STEP:
+      return AIMC_PULSE_KERNEL_CONSTANT;
+    case AIMC_DEVICE_LINEAR_STEP:
+    case AIMC_DEVICE_SOFT_BOUNDS:
+      return p->mult_noise ? AIMC_PULSE_KERNEL_LINEAR_MULT : AIMC_PULSE_KERNEL_LINEAR;
+    case AIMC_DEVICE_SOFT_BOUNDS_REFERENCE:
+      return p->mult_noise ? AIMC_PULSE_KERNEL_SBREF_MULT : AIMC_PULSE_KERNEL_SBREF;
+    case AIMC_DEVICE_EXP_STEP:
+      return p->exp_complex_noise ? AIMC_PULSE_KERNEL_EXP_COMPLEX : AIMC_PULSE_KERNEL_EXP;
+    default:
+      return -1;
+  }
+}
+
+/* Signed pulse counts of every weight of row i and sample of the chunk:
+ * coincidences (stochastic) or the deterministic counts, negative when the
+ * weight goes down (W -= lr d x^T: up when d and x differ in sign). */
+static void row_counts(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t *up_total,
+                       uint64_t *down_total) {
+  const scratch_t *s = jb->s;
+  size_t chunk = (size_t)jb->pl->chunk;
+  size_t dl = (size_t)(jb->cols + i) * chunk;
+  int64_t cols = jb->cols;
+  if (jb->stochastic) {
+    for (int64_t c = 0; c < jb->nb; ++c) {
+      int32_t bl = s->blab[jb->b0 + c].bl;
+      rb->nwc[c] = bl == 0 ? 0 : AIMC_TRAIN_WORDS(bl);
+    }
+    int64_t nw = jb->pl->nw;
+    jb->ops->coincidences(s->words_x, nw, cols * nw, s->words + dl * (size_t)nw, nw, rb->nwc,
+                          jb->nb, cols, cols, rb->cnt);
+  } else {
+    for (int64_t c = 0; c < jb->nb; ++c)
+      for (int64_t j = 0; j < cols; ++j)
+        rb->cnt[c * cols + j] = pulse_count(jb, (size_t)j * chunk, dl, c);
+  }
+  for (int64_t j = 0; j < cols; ++j) rb->total[j] = 0;
+  uint64_t all = 0, up = 0;
+  for (int64_t c = 0; c < jb->nb; ++c) {
+    int32_t *row = rb->cnt + c * cols;
+    const uint8_t *nx = s->neg_x + (size_t)c * (size_t)cols;
+    int32_t flip = s->neg[dl + (size_t)c] ? -1 : 0; /* all ones when d < 0 */
+    uint32_t row_all = 0, row_down = 0;
+    for (int64_t j = 0; j < cols; ++j) {
+      int32_t n = row[j] > 0 ? row[j] : 0;
+      rb->total[j] += (uint32_t)n;
+      /* up (positive) when the signs of x and d differ: negate when equal */
+      int32_t same = ~(flip ^ -(int32_t)nx[j]); /* all ones when the signs agree */
+      row[j] = (n ^ same) - same;
+      row_all += (uint32_t)n;
+      row_down += (uint32_t)n & (uint32_t)same;
+    }
+    all += row_all;
+    up += row_all - row_down;
+  }
+  *up_total += up;
+  *down_total += all - up;
+}
+
+/* One weight through the chunk's samples from the count matrix: noise from
+ * buffered normals (z at the weight's first normal) or from its stream (z
+ * NULL, only for a weight whose normals do not fit the buffer). */
+static float pulse_counts_scalar(const pulse_job_t *jb, const row_buf_t *rb, int64_t i, int64_t j,
+                                 const float *z, uint32_t next) {
+  int64_t widx = i * jb->cols + j, k = jb->t * jb->per_tile + widx;
+  aimc_wparams_t wp;
+  aimc_load_wparams(jb->arr, (size_t)k, &wp);
+  aimc_normal_stream_t ns;
+  if (!z) {
+    aimc_normal_stream_init(&ns, jb->key, jb->sub, (uint64_t)widx << 32);
+    if (jb->noisy) aimc_normal_stream_seek(&ns, next);
+  }
+  float h = jb->arr->h[k];
+  uint32_t q = 0;
+  for (int64_t c = 0; c < jb->nb; ++c) {
+    int32_t n = rb->cnt[c * jb->cols + j];
+    if (n == 0) continue;
+    int up = n > 0;
+    uint32_t m = (uint32_t)(up ? n : -n);
+    if (z) {
+      for (uint32_t r = 0; r < m; ++r, ++q)
+        h = aimc_device_pulse(jb->dev, &wp, h, up, jb->noisy ? z[q] : 0.0f);
+    } else {
+      h = aimc_device_pulses(jb->dev, &wp, h, up, m, &ns);
+    }
+  }
+  return h;
+}
+
+/* The carried state of weight j after this chunk (noise position, pulsed
+ * flag) and, in the last chunk, the visible weight of a pulsed device. */
+static void finish_weight(const pulse_job_t *jb, const row_buf_t *rb, int64_t i, int64_t j) {
+  int64_t widx = i * jb->cols + j, k = jb->t * jb->per_tile + widx;
+  uint32_t carried = jb->b0 == 0 ? 0u : jb->s->next[widx];
+  uint32_t total = rb->total[j];
+  if (total > 0) carried = PULSED_BIT | ((carried & ~PULSED_BIT) + (jb->noisy ? total : 0u));
+  jb->s->next[widx] = carried;
+  if (jb->last_chunk && (carried & PULSED_BIT)) {
+    aimc_wparams_t wp;
+    aimc_load_wparams(jb->arr, (size_t)k, &wp);
+    jb->arr->w[k] = aimc_refresh_visible(jb->tp, jb->array, jb->arr->h[k], wp.ref, jb->write_call,
+                                         (uint64_t)widx);
+  }
+}
+
+/* Weights j0 .. j1-1 of row i, their normals (if any) already in rb->z. */
+static void pulse_segment(const pulse_job_t *jb, const row_buf_t *rb, int64_t i, int64_t j0,
+                          int64_t j1) {
+  int64_t k0 = jb->t * jb->per_tile + i * jb->cols;
+  int kernel = pulse_kernel(jb->dev);
+  if (kernel >= 0) {
+    float *const *pl = jb->arr->plane;
+    aimc_pulse_seg_t ps;
+    ps.n = j1 - j0;
+    ps.nb = jb->nb;
+    ps.stride = jb->cols;
+    ps.cnt = rb->cnt + j0;
+    ps.h = jb->arr->h + k0 + j0;
+    ps.bmin = pl[AIMC_PLANE_MIN_BOUND] + k0 + j0;
+    ps.bmax = pl[AIMC_PLANE_MAX_BOUND] + k0 + j0;
+    ps.s_up = pl[AIMC_PLANE_STEP_UP] + k0 + j0;
+    ps.s_dn = pl[AIMC_PLANE_STEP_DOWN] + k0 + j0;
+    ps.p_up = pl[AIMC_PLANE_SLOPE_UP] ? pl[AIMC_PLANE_SLOPE_UP] + k0 + j0 : NULL;
+    ps.p_dn = pl[AIMC_PLANE_SLOPE_DOWN] ? pl[AIMC_PLANE_SLOPE_DOWN] + k0 + j0 : NULL;
+    ps.z = rb->z;
+    ps.zpos = rb->zpos + j0;
+    ps.dw_min_std = jb->dev->dw_min_std;
+    ps.kernel = kernel;
+    ps.noisy = jb->noisy;
+    ps.dev = jb->dev;
+    jb->ops->pulse_seg(&ps);
+  }
+  for (int64_t j = j0; j < j1; ++j) {
+    if (rb->total[j] == 0) {
+      if (jb->b0 == 0) /* nothing carried, nothing pulsed: only the position */
+        jb->s->next[i * jb->cols + j] = 0u;
+      else
+        finish_weight(jb, rb, i, j);
+      continue;
+    }
+    int32_t off = rb->off[j];
+    if (kernel < 0 || off == -2) {
+      int64_t widx = i * jb->cols + j;
+      uint32_t next = jb->b0 == 0 ? 0u : jb->s->next[widx] & ~PULSED_BIT;
+      const float *z = off >= 0 ? rb->z + rb->zpos[j] : NULL;
+      jb->arr->h[k0 + j] = pulse_counts_scalar(jb, rb, i, j, z, next);
+    }
+    finish_weight(jb, rb, i, j);
+  }
+}
+
+/* Row i: pulse counts of the chunk, then segments of weights whose normals
+ * fit the buffer, each drawn with one vector call and pulsed. A weight
+ * needing more than the whole buffer takes its own stream. */
+static void pulse_row(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t *up_total,
+                      uint64_t *down_total) {
+  row_counts(jb, i, rb, up_total, down_total);
+  int64_t cols = jb->cols;
+  int64_t j = 0;
+  while (j < cols) {
+    int64_t j0 = j, n_blocks = 0;
+    for (; j < cols; ++j) {
+      uint32_t total = rb->total[j];
+      if (total == 0) {
+        rb->off[j] = -1;
+        rb->zpos[j] = -1;
+        continue;
+      }
+      if (!jb->noisy) { /* no normals: every pulsed weight in one segment */
+        rb->off[j] = 0;
+        rb->zpos[j] = 0;
+        continue;
+      }
+      int64_t widx = i * cols + j;
+      uint32_t next = jb->b0 == 0 ? 0u : jb->s->next[widx] & ~PULSED_BIT;
+      uint64_t first = next >> 2, last = (next + total - 1u) >> 2;
+      int64_t need = (int64_t)(last - first + 1u);
+      if (need > NORMAL_BLOCKS_CAP) {
+        rb->off[j] = -2;
+        rb->zpos[j] = -1;
+        continue;
+      }
+      if (n_blocks + need > NORMAL_BLOCKS_CAP) break;
+      rb->off[j] = (int32_t)n_blocks;
+      rb->zpos[j] = (int32_t)(4 * n_blocks + (next & 3u));
+      for (uint64_t b = first; b <= last; ++b)
+        rb->blocks[n_blocks++] = ((uint64_t)widx << 32) + b;
+    }
+    if (n_blocks > 0) jb->ops->normal4_blocks(jb->key, jb->sub, rb->blocks, n_blocks, rb->z);
+    pulse_segment(jb, rb, i, j0, j);
+  }
+}
+
+static void free_row_buf(row_buf_t *rb) {
+  free(rb->blocks);
+  free(rb->z);
+  free(rb->off);
+  free(rb->zpos);
+  free(rb->total);
+  free(rb->cnt);
+  free(rb->nwc);
+}
+
+static int alloc_row_buf(row_buf_t *rb, int64_t cols, int64_t chunk) {
+  rb->blocks = malloc(NORMAL_BLOCKS_CAP * sizeof *rb->blocks);
+  rb->z = malloc(4 * NORMAL_BLOCKS_CAP * sizeof *rb->z);
+  rb->off = malloc((size_t)cols * sizeof *rb->off);
+  rb->zpos = malloc((size_t)cols * sizeof *rb->zpos);
+  rb->total = malloc((size_t)cols * sizeof *rb->total);
+  rb->cnt = malloc((size_t)cols * (size_t)chunk * sizeof *rb->cnt);
+  rb->nwc = malloc((size_t)chunk * sizeof *rb->nwc);
+  return rb->blocks && rb->z && rb->off && rb->zpos && rb->total && rb->cnt && rb->nwc;
 }
 
 /* Applies the coincidences of one chunk to every weight of tile t. */
@@ -198,58 +522,42 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
                          const plan_t *pl, scratch_t *s, aimc_tile_stats_t *stats, int inner,
                          int nt) {
   const aimc_tile_params_t *tp = &st->params[t];
-  const aimc_device_params_t *dev = aimc_array_dev(tp, a->array);
-  aimc_array_t *arr = &st->arr[a->array];
-  int64_t rows = st->rows, cols = st->cols, per_tile = rows * cols;
-  int stochastic = u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED;
-  int noisy = aimc_device_needs_noise(dev);
-  uint64_t sub = aimc_update_streams(a->array, a->call).pulse;
+  pulse_job_t jb;
+  jb.dev = aimc_array_dev(tp, a->array);
+  jb.arr = &st->arr[a->array];
+  jb.u = u;
+  jb.pl = pl;
+  jb.s = s;
+  jb.ops = aimc_cpu_simd();
+  jb.key = tp->key;
+  jb.sub = aimc_update_streams(a->array, a->call).pulse;
+  jb.t = t;
+  jb.b0 = b0;
+  jb.nb = nb;
+  jb.cols = st->cols;
+  jb.per_tile = st->rows * st->cols;
+  jb.stochastic = u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED;
+  jb.noisy = aimc_device_needs_noise(jb.dev);
+  jb.last_chunk = last_chunk;
+  jb.array = a->array;
+  jb.write_call = a->write_call;
+  jb.tp = tp;
+  int64_t rows = st->rows, cols = st->cols;
   uint64_t up_total = 0, down_total = 0;
-#pragma omp parallel for if (inner) num_threads(nt) schedule(dynamic, 4) reduction(+ : up_total, down_total)
-  for (int64_t i = 0; i < rows; ++i) {
-    size_t dl = (size_t)(cols + i) * (size_t)pl->chunk;
-    for (int64_t j = 0; j < cols; ++j) {
-      size_t xl = (size_t)j * (size_t)pl->chunk;
-      int64_t widx = i * cols + j, k = t * per_tile + widx;
-      /* per weight across chunks: bit 31 = pulsed in this call, rest = noise position */
-      uint32_t carried = b0 == 0 ? 0u : s->next[widx];
-      uint32_t pulsed = carried & PULSED_BIT, next = carried & ~PULSED_BIT;
-      float h = arr->h[k];
-      aimc_wparams_t wp;
-      aimc_normal_stream_t ns;
-      int loaded = 0; /* parameters and noise stream, fetched at the first pulse */
-      for (int64_t c = 0; c < nb; ++c) {
-        int32_t bl = s->blab[b0 + c].bl;
-        if (bl == 0) continue;
-        int32_t n = stochastic ? aimc_coincidences(s->words + (xl + (size_t)c) * (size_t)pl->nw,
-                                                   s->words + (dl + (size_t)c) * (size_t)pl->nw,
-                                                   AIMC_TRAIN_WORDS(bl))
-                               : aimc_implicit_count(u->pulse_type, bl, s->level[xl + (size_t)c],
-                                                     s->level[dl + (size_t)c]);
-        if (n <= 0) continue;
-        if (!loaded) {
-          aimc_load_wparams(arr, (size_t)k, &wp);
-          aimc_normal_stream_init(&ns, tp->key, sub, (uint64_t)widx << 32);
-          if (noisy) aimc_normal_stream_seek(&ns, next);
-          loaded = 1;
-          pulsed = PULSED_BIT;
-        }
-        /* W -= lr d x^T: the weight goes up when d and x differ in sign */
-        int up = s->neg[xl + (size_t)c] != s->neg[dl + (size_t)c];
-        h = aimc_device_pulses(dev, &wp, h, up, (uint32_t)n, &ns);
-        if (noisy) next = ns.next;
-        if (up)
-          up_total += (uint64_t)n;
-        else
-          down_total += (uint64_t)n;
-      }
-      arr->h[k] = h;
-      s->next[widx] = pulsed | next;
-      if (last_chunk && pulsed) {
-        aimc_load_wparams(arr, (size_t)k, &wp);
-        arr->w[k] = aimc_refresh_visible(tp, a->array, h, wp.ref, a->write_call, (uint64_t)widx);
+#pragma omp parallel if (inner) num_threads(nt) reduction(+ : up_total, down_total)
+  {
+    row_buf_t rb;
+    /* without the buffers (out of memory) every weight streams as before */
+    int buffered = alloc_row_buf(&rb, cols, nb);
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t i = 0; i < rows; ++i) {
+      if (buffered) {
+        pulse_row(&jb, i, &rb, &up_total, &down_total);
+      } else {
+        for (int64_t j = 0; j < cols; ++j) pulse_weight(&jb, i, j, &up_total, &down_total);
       }
     }
+    free_row_buf(&rb);
   }
   stats[t].pulses_up += up_total;
   stats[t].pulses_down += down_total;

@@ -1,0 +1,358 @@
+/* The run-time dispatched vector paths of the CPU backend (AVX2, AVX-512)
+ * against the portable path, bit for bit: first each kernel on random and
+ * edge-case inputs, then every operation through the public API with the
+ * path forced by AIMC_CPU_SIMD, at 1 and 2 threads and with chunked pulse
+ * trains (test_determinism covers more thread counts on the default path). A path this CPU lacks is reported and skipped (the CI machine has
+ * both). */
+#define _POSIX_C_SOURCE 200809L /* setenv */
+#include <criterion/criterion.h>
+
+#include "common.h"
+#include "kernels/common/rng.h"
+#include "kernels/cpu/cpu_simd.h"
+
+static const char *const path_names[] = {"portable", "avx2", "avx512"};
+
+/* The vector paths this CPU runs (portable excluded). */
+static int vector_paths(const aimc_simd_ops_t *ops[2]) {
+  int n = 0;
+  for (int l = AIMC_SIMD_AVX2; l <= AIMC_SIMD_AVX512; ++l) {
+    const aimc_simd_ops_t *o = aimc_cpu_simd_level((aimc_simd_level_t)l);
+    if (o) ops[n++] = o;
+    else cr_log_warn("SIMD path %s not available on this CPU: not compared", path_names[l]);
+  }
+  return n;
+}
+
+static void assert_same_bits(const void *a, const void *b, size_t bytes, const char *what,
+                             const char *path) {
+  cr_assert(memcmp(a, b, bytes) == 0, "%s: path %s differs from the portable path", what, path);
+}
+
+Test(simd, dispatch_honours_the_environment) {
+  setenv("AIMC_CPU_SIMD", "portable", 1);
+  cr_assert_str_eq(aimc_cpu_simd()->name, "portable");
+  const aimc_simd_ops_t *ops[2];
+  int n = vector_paths(ops);
+  for (int k = 0; k < n; ++k) {
+    setenv("AIMC_CPU_SIMD", ops[k]->name, 1);
+    cr_assert_str_eq(aimc_cpu_simd()->name, ops[k]->name);
+  }
+  unsetenv("AIMC_CPU_SIMD");
+}
+
+/* Normals of random blocks, and of blocks whose words hit the edges of the
+ * mapping (u = 1 for the log, quadrant boundaries for sin/cos), for every
+ * count 1..40 (tails of 8 and 16 lanes) and a long run. */
+Test(simd, normals_match_aimc_normal4) {
+  const aimc_simd_ops_t *ops[2];
+  int np = vector_paths(ops);
+  enum { N = 20000 };
+  uint64_t *blocks = malloc(N * sizeof *blocks);
+  float *ref = malloc(4 * N * sizeof *ref), *got = malloc(4 * N * sizeof *got);
+  cr_assert(blocks && ref && got);
+  test_rng_t r = {42};
+  for (int k = 0; k < N; ++k) blocks[k] = k < 64 ? (uint64_t)k : test_next(&r);
+  uint64_t key = 0x0123456789abcdefull, sub = aimc_subsequence(AIMC_STREAM_UPDATE_PULSE, 77);
+  for (int k = 0; k < N; ++k) aimc_normal4(key, sub, blocks[k], ref + 4 * k);
+  aimc_simd_portable.normal4_blocks(key, sub, blocks, N, got);
+  assert_same_bits(ref, got, 4 * N * sizeof *ref, "normal4_blocks", "portable");
+  for (int p = 0; p < np; ++p) {
+    for (int n = 1; n <= 40; ++n) {
+      memset(got, 0xff, 4 * (size_t)(n + 1) * sizeof *got);
+      ops[p]->normal4_blocks(key, sub, blocks + 3, n, got);
+      assert_same_bits(ref + 12, got, 4 * (size_t)n * sizeof *got, "normal4_blocks", ops[p]->name);
+      uint32_t sentinel;
+      memcpy(&sentinel, got + 4 * n, 4);
+      cr_assert_eq(sentinel, 0xffffffffu, "%s wrote past block %d", ops[p]->name, n);
+    }
+    ops[p]->normal4_blocks(key, sub, blocks, N, got);
+    assert_same_bits(ref, got, 4 * N * sizeof *ref, "normal4_blocks", ops[p]->name);
+  }
+  free(blocks), free(ref), free(got);
+}
+
+/* Products of every small shape (tails of 8 columns, remainders of 4 rows),
+ * inputs with exact zeros (skipped rows of the transposed product). */
+Test(simd, read_products_match) {
+  const aimc_simd_ops_t *ops[2];
+  int np = vector_paths(ops);
+  test_rng_t r = {7};
+  enum { R = 13, C = 70 };
+  float w[R * C], v[C > R ? C : R], ref[C], got[C];
+  for (int rows = 1; rows <= R; ++rows)
+    for (int cols = 1; cols <= C; ++cols) {
+      test_fill(&r, w, (size_t)(rows * cols), -1.0f, 1.0f);
+      test_fill(&r, v, C, -1.0f, 1.0f);
+      for (int k = 0; k < C; k += 3) v[k] = 0.0f;
+      aimc_simd_portable.dot_rows(w, rows, cols, v, ref);
+      for (int p = 0; p < np; ++p) {
+        ops[p]->dot_rows(w, rows, cols, v, got);
+        assert_same_bits(ref, got, (size_t)rows * sizeof *ref, "dot_rows", ops[p]->name);
+      }
+      aimc_simd_portable.dot_cols(w, rows, cols, v, ref);
+      for (int p = 0; p < np; ++p) {
+        ops[p]->dot_cols(w, rows, cols, v, got);
+        assert_same_bits(ref, got, (size_t)cols * sizeof *ref, "dot_cols", ops[p]->name);
+      }
+    }
+}
+
+Test(simd, coincidences_match) {
+  const aimc_simd_ops_t *ops[2];
+  int np = vector_paths(ops);
+  test_rng_t r = {9};
+  enum { CHUNK = 5, NW = 3, N = 37 };
+  uint32_t x[N * CHUNK * NW], d[CHUNK * NW];
+  int32_t ref[CHUNK * N], got[CHUNK * N];
+  for (size_t k = 0; k < sizeof x / sizeof x[0]; ++k) x[k] = (uint32_t)test_next(&r);
+  for (size_t k = 0; k < sizeof d / sizeof d[0]; ++k) d[k] = (uint32_t)test_next(&r);
+  for (int32_t nw = 1; nw <= NW; ++nw) {
+    int32_t nwc[CHUNK] = {nw, 0, nw, nw, 0};
+    /* the update's line-major layout: line j, sample c at (j * CHUNK + c) * NW */
+    aimc_simd_portable.coincidences(x, CHUNK * NW, NW, d, NW, nwc, CHUNK, N, N, ref);
+    for (int p = 0; p < np; ++p) {
+      memset(got, 0x55, sizeof got);
+      ops[p]->coincidences(x, CHUNK * NW, NW, d, NW, nwc, CHUNK, N, N, got);
+      assert_same_bits(ref, got, sizeof ref, "coincidences", ops[p]->name);
+    }
+  }
+}
+
+/* The pulse kernels (every model with one) on random devices near and at
+ * their bounds, stuck and one-sided devices, random
+ * signed counts (up to 9 pulses a sample), skipped weights, every kernel,
+ * with and without noise, for lengths that leave tails of 8 and 16 lanes. */
+Test(simd, pulse_kernels_match) {
+  const aimc_simd_ops_t *ops[2];
+  int np = vector_paths(ops);
+  test_rng_t r = {11};
+  enum { N = 45, NB = 6, ZN = N * NB * 9 };
+  float bmin[N], bmax[N], s_up[N], s_dn[N], p_up[N], p_dn[N], h0[N], ref[N], got[N];
+  float *z = malloc(ZN * sizeof *z);
+  int32_t cnt[NB * N], zpos[N];
+  cr_assert(z);
+  test_fill(&r, z, ZN, -3.0f, 3.0f);
+  for (int j = 0; j < N; ++j) {
+    bmin[j] = test_uniform(&r, -1.0f, -0.2f);
+    bmax[j] = test_uniform(&r, 0.2f, 1.0f);
+    s_up[j] = test_uniform(&r, 0.01f, 0.2f);
+    s_dn[j] = test_uniform(&r, 0.01f, 0.2f);
+    p_up[j] = -s_up[j] / bmax[j];
+    p_dn[j] = s_dn[j] / bmin[j];
+    h0[j] = test_uniform(&r, bmin[j], bmax[j]);
+  }
+  h0[0] = bmax[0], h0[1] = bmin[1];
+  bmin[5] = bmax[5] = h0[5] = 0.1f; /* a stuck device (ExpStep keeps it unclipped) */
+  bmin[6] = 0.05f;                  /* bounds on one side of 0 (SoftBoundsReference) */
+  bmax[7] = -0.05f, h0[7] = -0.5f;
+  aimc_device_params_t dev;
+  memset(&dev, 0, sizeof dev);
+  dev.dw_min_std = 0.3f; /* aihwkit's ExpStep constants, and complex-noise terms */
+  dev.es_A_up = 0.00081f, dev.es_A_down = 0.36833f;
+  dev.es_gamma_up = 12.44625f, dev.es_gamma_down = 12.78785f;
+  dev.es_a = 0.244f, dev.es_b = 0.2425f;
+  dev.std_add = 0.01f, dev.std_slope = 0.02f;
+  int zi = 0;
+  for (int j = 0; j < N; ++j) {
+    int total = 0;
+    for (int c = 0; c < NB; ++c) {
+      int32_t n = (int32_t)(test_next(&r) % 19u) - 9;
+      cnt[c * N + j] = n;
+      total += n < 0 ? -n : n;
+    }
+    zpos[j] = j % 7 == 3 ? -1 : zi;
+    zi += total;
+  }
+  for (int kernel = 0; kernel <= AIMC_PULSE_KERNEL_EXP_COMPLEX; ++kernel)
+    for (int noisy = 0; noisy <= 1; ++noisy)
+      for (int n = 1; n <= N; n += 11) {
+        aimc_pulse_seg_t ps = {n, NB, N, cnt, ref, bmin, bmax, s_up, s_dn,
+                               kernel == 0 ? NULL : p_up, kernel == 0 ? NULL : p_dn,
+                               z, zpos, 0.3f, kernel, noisy, &dev};
+        memcpy(ref, h0, sizeof h0);
+        aimc_simd_portable.pulse_seg(&ps);
+        for (int p = 0; p < np; ++p) {
+          memcpy(got, h0, sizeof h0);
+          ps.h = got;
+          ops[p]->pulse_seg(&ps);
+          assert_same_bits(ref, got, sizeof ref, "pulse_seg", ops[p]->name);
+        }
+      }
+  free(z);
+}
+
+/* ---- Every operation through the API, each path and thread count --------- */
+
+static uint64_t fnv(const void *p, size_t bytes, uint64_t h) {
+  const unsigned char *c = p;
+  for (size_t k = 0; k < bytes; ++k) h = (h ^ c[k]) * 1099511628211ull;
+  return h;
+}
+
+typedef struct scenario {
+  aimc_algorithm_t algo;
+  aimc_device_model_t model;
+  aimc_pulse_type_t pulse;
+  int mult_noise, io_variant;
+} scenario_t;
+
+/* Updates then forward and backward reads of three tiles; the hash of the
+ * weights and outputs after each step. */
+static uint64_t run_scenario(const scenario_t *sc, int threads) {
+  aimc_context_t *ctx = test_context(threads, 5);
+  aimc_tiles_desc_t td;
+  aimc_tiles_desc_default(&td);
+  td.n_tiles = 3, td.rows = 29, td.cols = 43, td.seed = 3;
+  if (sc->algo != AIMC_ALGO_SGD) CK(aimc_tile_config_algorithm(&td.config, sc->algo));
+  aimc_device_desc_default(&td.config.device, sc->model);
+  aimc_device_desc_default(&td.config.fast_device, sc->model);
+  td.config.device.mult_noise = sc->mult_noise;
+  td.config.fast_device.mult_noise = sc->mult_noise;
+  td.config.update.pulse_type = sc->pulse;
+  td.config.update.learning_rate = 0.2f;
+  if (sc->io_variant == 1) { /* the IO options that draw more random numbers */
+    aimc_io_desc_t *io[2] = {&td.config.forward, &td.config.backward};
+    for (int k = 0; k < 2; ++k) {
+      io[k]->inp_noise = 0.02f;
+      io[k]->inp_sto_round = 1;
+      io[k]->out_sto_round = 1;
+      io[k]->w_noise_type = AIMC_W_NOISE_PCM_READ;
+      io[k]->w_noise = 0.01f;
+      io[k]->out_noise_std = 0.1f;
+      io[k]->out_nonlinearity = 0.5f;
+      io[k]->noise_management = AIMC_NM_ABS_MAX_NP_SUM;
+    }
+    td.config.forward.bound_management = AIMC_BM_ITERATIVE_WORST_CASE;
+  } else if (sc->io_variant == 2) {
+    td.config.forward.w_noise_type = AIMC_W_NOISE_ADDITIVE_CONSTANT;
+    td.config.forward.w_noise = 0.02f;
+    td.config.backward.is_perfect = 1;
+  }
+  aimc_tiles_t *t = test_tiles(ctx, &td);
+  enum { B = 9 };
+  size_t nx = 3 * B * 43, nd = 3 * B * 29, nw = 3 * 29 * 43;
+  float *x = test_alloc(nx), *d = test_alloc(nd), *y = test_alloc(nx + nd), *w = test_alloc(nw);
+  test_rng_t r = {13};
+  test_fill(&r, x, nx, -1.0f, 1.0f);
+  test_fill(&r, d, nd, -1.0f, 1.0f);
+  for (size_t k = 0; k < nx; k += 5) x[k] = 0.0f;
+  uint64_t h = 1469598103934665603ull;
+  for (int step = 0; step < 3; ++step) {
+    CK(aimc_tiles_update(t, x, d, B));
+    CK(aimc_tiles_get_weights(t, w));
+    h = fnv(w, nw * sizeof *w, h);
+    CK(aimc_tiles_forward(t, x, y, B));
+    h = fnv(y, nd * sizeof *y, h);
+    CK(aimc_tiles_backward(t, d, y, B));
+    h = fnv(y, nx * sizeof *y, h);
+  }
+  free(x), free(d), free(y), free(w);
+  aimc_tiles_destroy(t);
+  aimc_context_destroy(ctx);
+  return h;
+}
+
+/* The hash of a scenario on every available path must equal the portable
+ * path's at 1 thread: each path once at 1 thread with whole trains and once
+ * at 2 threads with trains chunked a few samples at a time (the portable
+ * path too), so threads and chunking are crossed with every path. */
+static void check_scenario(const scenario_t *sc) {
+  setenv("AIMC_CPU_SIMD", "portable", 1);
+  unsetenv("AIMC_CPU_TRAIN_BUDGET");
+  uint64_t ref = run_scenario(sc, 1);
+  const aimc_simd_ops_t *ops[2];
+  int np = vector_paths(ops);
+  for (int p = -1; p < np; ++p) {
+    const char *name = p < 0 ? "portable" : ops[p]->name;
+    setenv("AIMC_CPU_SIMD", name, 1);
+    for (int threads = p < 0 ? 2 : 1; threads <= 2; ++threads) {
+      int chunked = threads == 2;
+      if (chunked) setenv("AIMC_CPU_TRAIN_BUDGET", "1500", 1);
+      else unsetenv("AIMC_CPU_TRAIN_BUDGET");
+      uint64_t h = run_scenario(sc, threads);
+      cr_assert_eq(h, ref,
+                   "algorithm %d device %d pulse %d mult_noise %d io %d: path %s, %d threads, "
+                   "chunked %d differs from portable at 1 thread",
+                   sc->algo, sc->model, sc->pulse, sc->mult_noise, sc->io_variant, name, threads,
+                   chunked);
+    }
+  }
+  unsetenv("AIMC_CPU_SIMD");
+  unsetenv("AIMC_CPU_TRAIN_BUDGET");
+}
+
+/* Whether the model's pulse rule reads mult_noise. */
+static int has_mult_noise(int model) {
+  return model == AIMC_DEVICE_LINEAR_STEP || model == AIMC_DEVICE_SOFT_BOUNDS ||
+         model == AIMC_DEVICE_SOFT_BOUNDS_REFERENCE;
+}
+
+Test(simd, sgd_every_device_and_pulse_type) {
+  const aimc_pulse_type_t pulses[] = {AIMC_PULSE_STOCHASTIC_COMPRESSED, AIMC_PULSE_MEAN_COUNT,
+                                      AIMC_PULSE_DETERMINISTIC_IMPLICIT, AIMC_PULSE_NONE,
+                                      AIMC_PULSE_NONE_WITH_DEVICE};
+  for (int m = 0; m < AIMC_DEVICE_MODEL_COUNT; ++m) {
+    if (m == AIMC_DEVICE_PIECEWISE_STEP) continue; /* needs node vectors (test_devices) */
+    for (size_t p = 0; p < sizeof pulses / sizeof pulses[0]; ++p)
+      for (int mult = 0; mult <= has_mult_noise(m); ++mult) {
+        scenario_t sc = {AIMC_ALGO_SGD, (aimc_device_model_t)m, pulses[p], mult, 0};
+        check_scenario(&sc);
+      }
+  }
+}
+
+Test(simd, reads_with_every_io_option) {
+  for (int io = 0; io <= 2; ++io) {
+    scenario_t sc = {AIMC_ALGO_SGD, AIMC_DEVICE_SOFT_BOUNDS, AIMC_PULSE_STOCHASTIC_COMPRESSED, 0,
+                     io};
+    check_scenario(&sc);
+  }
+}
+
+Test(simd, algorithm_steps) {
+  const aimc_algorithm_t algos[] = {AIMC_ALGO_TIKI_TAKA, AIMC_ALGO_TTV2, AIMC_ALGO_CHOPPED_TTV2,
+                                    AIMC_ALGO_AGAD, AIMC_ALGO_MIXED_PRECISION,
+                                    AIMC_ALGO_STELLAR, AIMC_ALGO_PANTHER, AIMC_ALGO_FLOAT_SGD};
+  for (size_t a = 0; a < sizeof algos / sizeof algos[0]; ++a) {
+    aimc_device_model_t m = algos[a] == AIMC_ALGO_PANTHER ? AIMC_DEVICE_CONSTANT_STEP
+                                                          : AIMC_DEVICE_SOFT_BOUNDS;
+    scenario_t sc = {algos[a], m, AIMC_PULSE_STOCHASTIC_COMPRESSED, 0, 0};
+    check_scenario(&sc);
+  }
+}
+
+/* The presets the benchmark runs: c-TTv2 and AGAD on ReRamSB. */
+Test(simd, reram_presets) {
+  const aimc_algorithm_t algos[] = {AIMC_ALGO_CHOPPED_TTV2, AIMC_ALGO_AGAD};
+  for (int a = 0; a < 2; ++a) {
+    uint64_t ref = 0;
+    const aimc_simd_ops_t *ops[2];
+    int np = vector_paths(ops);
+    for (int p = -1; p < np; ++p) {
+      setenv("AIMC_CPU_SIMD", p < 0 ? "portable" : ops[p]->name, 1);
+      for (int threads = 1; threads <= 2; ++threads) {
+        aimc_context_t *ctx = test_context(threads, 5);
+        aimc_tiles_desc_t td;
+        aimc_tiles_desc_default(&td);
+        td.n_tiles = 2, td.rows = 24, td.cols = 31, td.seed = 8;
+        CK(aimc_tile_config_preset(&td.config, algos[a], AIMC_PRESET_RERAM_SB));
+        aimc_tiles_t *t = test_tiles(ctx, &td);
+        enum { B = 4 };
+        float x[2 * B * 31], d[2 * B * 24], w[2 * 24 * 31];
+        test_rng_t r = {21};
+        test_fill(&r, x, sizeof x / sizeof x[0], -1.0f, 1.0f);
+        test_fill(&r, d, sizeof d / sizeof d[0], -1.0f, 1.0f);
+        for (int s = 0; s < 40; ++s) CK(aimc_tiles_update(t, x, d, B));
+        CK(aimc_tiles_get_weights(t, w));
+        uint64_t h = fnv(w, sizeof w, 1469598103934665603ull);
+        if (p < 0 && threads == 1) ref = h;
+        cr_assert_eq(h, ref, "algorithm %d: path %s, %d threads differs", algos[a],
+                     p < 0 ? "portable" : ops[p]->name, threads);
+        aimc_tiles_destroy(t);
+        aimc_context_destroy(ctx);
+      }
+    }
+    unsetenv("AIMC_CPU_SIMD");
+  }
+}
