@@ -384,15 +384,37 @@ const float *aimc_tiles_exact_state(const aimc_tiles_t *tiles, const char **what
   return exact ? tiles->st.arr[transfer ? 1 : 0].w : NULL;
 }
 
-/* The rate of a tile's exact gradient update: the tile rate, or A's rate
- * in the transfer family (auto-scaled rates divide by running maxima the
- * host does not hold: their bound is not checked, see docs/physics.md). */
-static double exact_rate(const aimc_tile_params_t *tp) {
-  if (!aimc_is_transfer_family(tp->algo.kind)) return tp->upd[0].lr;
-  if (tp->algo.auto_scale && aimc_is_chopped(tp->algo.kind)) return 0.0;
+/* The largest change of an element of a tile's exact state in one update
+ * of `batch` samples (x_max, d_max the largest |x|, |d| of the batch): the
+ * tile rate, or A's rate in the transfer family, times batch x_max d_max.
+ * With auto_scale (chopped algorithms) A's rate is base / (mx md), the
+ * running maxima updated with each sample's max|x|, max|d| before its step
+ * (kernels/common/transfer.h): mx >= tau |x| with tau = (1 - momentum) /
+ * batch, and mx >= (1 - tau)^batch mx0 from the maxima mx0 before the
+ * update, so |x| / mx <= min(1 / tau, x_max / ((1 - tau)^batch mx0)) (and 1
+ * for the first sample of unset maxima); likewise d. Doubled for the float
+ * rounding of the running maxima. Returns -1 when no bound is known
+ * (momentum 1 with unset maxima). */
+static double exact_step(const aimc_tile_params_t *tp, const aimc_algo_state_t *s0,
+                         int64_t batch, float x_max, float d_max) {
+  double b = (double)batch;
+  if (!aimc_is_transfer_family(tp->algo.kind))
+    return (double)tp->upd[0].lr * b * (double)x_max * (double)d_max;
   aimc_algo_state_t unset;
   memset(&unset, 0, sizeof unset);
-  return aimc_fast_rate(tp, &unset);
+  double base = aimc_fast_rate(tp, &unset); /* no division by unset maxima */
+  if (!(tp->algo.auto_scale && aimc_is_chopped(tp->algo.kind)))
+    return base * b * (double)x_max * (double)d_max;
+  double tau = (double)((1.0f - tp->algo.auto_momentum) / (float)batch);
+  double decay = tau < 1.0 ? pow(1.0 - tau, b) : 0.0;
+  double r[2], v[2] = {x_max, d_max}, m0[2] = {s0->mx, s0->md};
+  for (int k = 0; k < 2; ++k) {
+    r[k] = tau > 0.0 ? (tau < 1.0 ? 1.0 / tau : 1.0) : HUGE_VAL;
+    if (m0[k] > 0.0 && decay > 0.0 && v[k] / (m0[k] * decay) < r[k])
+      r[k] = v[k] / (m0[k] * decay);
+    if (r[k] == HUGE_VAL) return -1.0;
+  }
+  return 2.0 * base * b * r[0] * r[1];
 }
 
 aimc_status_t aimc_tiles_exact_bound(aimc_tiles_t *tiles, int64_t batch, float x_max,
@@ -400,20 +422,39 @@ aimc_status_t aimc_tiles_exact_bound(aimc_tiles_t *tiles, int64_t batch, float x
   const char *what;
   const float *state = aimc_tiles_exact_state(tiles, &what);
   if (!state) return AIMC_OK;
-  double lr = 0.0;
-  for (int64_t t = 0; t < tiles->st.n_tiles; ++t)
-    if (exact_rate(&tiles->hparams[t]) > lr) lr = exact_rate(&tiles->hparams[t]);
-  aimc_check_shape_t sh = {1, 0, tiles->st.n_tiles * tiles->st.rows, tiles->st.cols, NULL, NULL,
-                           "element"};
+  const aimc_tile_params_t *hp = tiles->hparams;
+  int64_t nt = tiles->st.n_tiles;
+  aimc_algo_state_t *s0 = NULL;
+  if (hp[0].algo.auto_scale && aimc_is_chopped(hp[0].algo.kind)) {
+    /* the running maxima live in context memory: one small copy */
+    s0 = malloc((size_t)nt * sizeof *s0);
+    if (!s0) return aimc_error(tiles->ctx, AIMC_ERR_OUT_OF_MEMORY, "out of memory");
+    aimc_status_t s = tiles->ctx->ops->copy(tiles->ctx, s0, tiles->st.algo,
+                                            (size_t)nt * sizeof *s0, AIMC_COPY_CONTEXT_TO_HOST);
+    if (s != AIMC_OK) {
+      free(s0);
+      return s;
+    }
+  }
+  double step = 0.0;
+  for (int64_t t = 0; t < nt && step >= 0.0; ++t) {
+    aimc_algo_state_t unset;
+    memset(&unset, 0, sizeof unset);
+    double st = exact_step(&hp[t], s0 ? &s0[t] : &unset, batch, x_max, d_max);
+    if (st < 0.0 || st > step || st != st) step = st != st ? HUGE_VAL : st;
+  }
+  free(s0);
+  if (step < 0.0) return AIMC_OK; /* no bound known: documented in docs/physics.md */
+  aimc_check_shape_t sh = {1, 0, nt * tiles->st.rows, tiles->st.cols, NULL, NULL, "element"};
   float w_max = 0.0f;
   aimc_status_t s = aimc_check_finite(tiles->ctx, what, state, &sh, &w_max);
   if (s != AIMC_OK) return s;
-  double step = lr * (double)batch * (double)x_max * (double)d_max;
   if ((double)w_max + step < AIMC_EXACT_LIMIT) return AIMC_OK;
   return aimc_error(tiles->ctx, AIMC_ERR_NON_FINITE,
-                    "the update would make %s non-finite (diverged): max|state| %g + lr %g x "
-                    "batch %lld x max|x| %g x max|d| %g reaches FLT_MAX / 2; nothing was changed",
-                    what, (double)w_max, lr, (long long)batch, (double)x_max, (double)d_max);
+                    "the update would make %s non-finite (diverged): max|state| %g + a step of "
+                    "at most %g (batch %lld, max|x| %g, max|d| %g) reaches FLT_MAX / 2; nothing "
+                    "was changed",
+                    what, (double)w_max, step, (long long)batch, (double)x_max, (double)d_max);
 }
 
 aimc_status_t aimc_tiles_update_gated(aimc_tiles_t *tiles, const float *x, int64_t x_tile_stride,

@@ -254,6 +254,54 @@ Test(nonfinite, exact_updates_that_would_overflow_are_refused, .timeout = 60) {
   aimc_context_destroy(ctx);
 }
 
+/* A's exact update when the rate is auto-scaled (chopped TTv2, AGAD): before,
+ * A became infinite with AIMC_OK. */
+Test(nonfinite, auto_scaled_exact_updates_that_would_overflow_are_refused, .timeout = 60) {
+  aimc_context_t *ctx = cpu();
+  for (int k = 0; k < 2; ++k) {
+    aimc_tile_config_t cfg;
+    aimc_tile_config_default(&cfg);
+    const char *what = k == 0 ? "chopped TTv2 auto_scale" : k == 1 ? "AGAD auto_scale" : "Tiki-Taka";
+    if (k < 2) {
+      CK(aimc_tile_config_algorithm(&cfg, k == 0 ? AIMC_ALGO_CHOPPED_TTV2 : AIMC_ALGO_AGAD));
+      cfg.update.pulse_type = AIMC_PULSE_NONE;
+      cfg.algorithm.auto_scale = 1;
+      cfg.algorithm.fast_lr = 3e38f;
+    } else {
+      CK(aimc_tile_config_algorithm(&cfg, AIMC_ALGO_TIKI_TAKA));
+      cfg.update.pulse_type = AIMC_PULSE_NONE;
+      cfg.transfer_update.pulse_type = AIMC_PULSE_NONE;
+      cfg.algorithm.transfer_lr = 3e38f;
+      cfg.algorithm.scale_transfer_lr = 0;
+      cfg.algorithm.transfer_every = 1;
+      cfg.update.learning_rate = 1.0f;
+    }
+    CK(aimc_tile_config_validate(&cfg));
+    aimc_tiles_t *a = make_tiles(ctx, &cfg), *b = make_tiles(ctx, &cfg);
+    float x[NT * BATCH * COLS], d[NT * BATCH * ROWS];
+    for (size_t i = 0; i < sizeof x / sizeof *x; ++i) x[i] = 1.0f;
+    for (size_t i = 0; i < sizeof d / sizeof *d; ++i) d[i] = -1.0f;
+    aimc_status_t s = AIMC_OK;
+    for (int step = 0; step < 4 && s == AIMC_OK; ++step) {
+      s = aimc_tiles_update(a, x, d, BATCH);
+      if (s == AIMC_OK) CK(aimc_tiles_update(b, x, d, BATCH));
+      /* finite state after every accepted step */
+      float w[NT * ROWS * COLS];
+      for (int arr = 0; arr < 2; ++arr) {
+        CK(aimc_tiles_get_device_param_ex(a, arr, AIMC_PARAM_HIDDEN_WEIGHT, w));
+        for (size_t i = 0; i < sizeof w / sizeof *w; ++i)
+          cr_assert(isfinite(w[i]), "%s: step %d array %d element %zu is %g", what, step, arr, i,
+                    (double)w[i]);
+      }
+    }
+    expect(s, AIMC_ERR_NON_FINITE, "non-finite", what);
+    assert_tiles_equal(a, b, what);
+    aimc_tiles_destroy(a);
+    aimc_tiles_destroy(b);
+  }
+  aimc_context_destroy(ctx);
+}
+
 /* ---- Float-to-int conversions of kernels/common are total ----------------- */
 
 /* Each of these was undefined behaviour for NaN, infinities or huge values
