@@ -317,8 +317,10 @@ static int64_t data_stride(int64_t batch, int64_t n) {
   return batch >= 0 && batch <= ((int64_t)1 << 40) ? batch * n : 0;
 }
 
-aimc_status_t aimc_tiles_mvm_ex(aimc_tiles_t *tiles, aimc_direction_t dir, const float *in,
-                                int64_t in_tile_stride, float *out, int64_t batch) {
+/* The read of aimc_tiles_mvm_ex, naming its arrays as the caller does. */
+static aimc_status_t tiles_mvm(aimc_tiles_t *tiles, aimc_direction_t dir, const float *in,
+                               int64_t in_tile_stride, float *out, int64_t batch,
+                               const char *in_name, const char *out_name) {
   if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
   aimc_context_t *ctx = tiles->ctx;
   aimc_clear_error(ctx);
@@ -333,8 +335,9 @@ aimc_status_t aimc_tiles_mvm_ex(aimc_tiles_t *tiles, aimc_direction_t dir, const
   aimc_status_t s = check_batch(ctx, batch, tiles->st.n_tiles, n_in > n_out ? n_in : n_out);
   if (s != AIMC_OK) return s;
   if (batch == 0) return AIMC_OK;
-  if (!in) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "in (the input array) is NULL");
-  if (!out) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "out (the output array) is NULL");
+  if (!in) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "%s (the input array) is NULL", in_name);
+  if (!out)
+    return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "%s (the output array) is NULL", out_name);
   if ((s = check_stride(ctx, "in_tile_stride", in_tile_stride, batch, n_in)) != AIMC_OK) return s;
   aimc_mvm_args_t a = {dir, in, in_tile_stride, out, batch, tiles->counters.mvm[dir]};
   s = ctx->ops->mvm(ctx, &tiles->st, &a, tiles->stats);
@@ -342,15 +345,20 @@ aimc_status_t aimc_tiles_mvm_ex(aimc_tiles_t *tiles, aimc_direction_t dir, const
   return s;
 }
 
+aimc_status_t aimc_tiles_mvm_ex(aimc_tiles_t *tiles, aimc_direction_t dir, const float *in,
+                                int64_t in_tile_stride, float *out, int64_t batch) {
+  return tiles_mvm(tiles, dir, in, in_tile_stride, out, batch, "in", "out");
+}
+
 aimc_status_t aimc_tiles_forward(aimc_tiles_t *tiles, const float *x, float *y, int64_t batch) {
   int64_t stride = tiles ? data_stride(batch, tiles->st.cols) : 0;
-  return aimc_tiles_mvm_ex(tiles, AIMC_FORWARD, x, stride, y, batch);
+  return tiles_mvm(tiles, AIMC_FORWARD, x, stride, y, batch, "x", "y");
 }
 
 aimc_status_t aimc_tiles_backward(aimc_tiles_t *tiles, const float *d, float *x_grad,
                                   int64_t batch) {
   int64_t stride = tiles ? data_stride(batch, tiles->st.rows) : 0;
-  return aimc_tiles_mvm_ex(tiles, AIMC_BACKWARD, d, stride, x_grad, batch);
+  return tiles_mvm(tiles, AIMC_BACKWARD, d, stride, x_grad, batch, "d", "x_grad");
 }
 
 /* ---- Update ---------------------------------------------------------------- */
