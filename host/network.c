@@ -434,7 +434,8 @@ static aimc_status_t check_layer_bounds(aimc_network_t *n, const float *x, int64
     float in_max = 0.0f, d_max = 0.0f, b_max = 0.0f;
     const float *in = l == 0 ? x : n->act[l - 1];
     const char *what;
-    int exact = aimc_tiles_exact_state(n->tiles[l], &what) != NULL;
+    int exact = aimc_tiles_exact_state(n->tiles[l], &what) != NULL ||
+                aimc_tiles_tt_exact(n->tiles[l]);
     aimc_status_t s = max_abs_of(n, n->grad[l], K * batch * m->out, &d_max);
     if (s == AIMC_OK && exact) s = max_abs_of(n, in, (l == 0 ? 1 : K) * batch * m->in, &in_max);
     if (s == AIMC_OK && exact) s = aimc_tiles_exact_bound(n->tiles[l], batch, in_max, d_max);

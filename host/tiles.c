@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "host/internal.h"
+#include "kernels/common/io.h"
 #include "kernels/common/rng.h"
 #include "kernels/common/transfer.h"
 
@@ -425,8 +426,116 @@ static double exact_step(const aimc_tile_params_t *tp, const aimc_algo_state_t *
   return 2.0 * base * b * r[0] * r[1];
 }
 
+static aimc_status_t exact_bound(aimc_tiles_t *tiles, int64_t batch, float x_max, float d_max);
+
+/* Tiki-Taka's transfers write C exactly (h += transfer rate x v) when the
+ * transfer update's pulse type is NONE. */
+int aimc_tiles_tt_exact(const aimc_tiles_t *tiles) {
+  const aimc_tile_params_t *p = tiles->hparams;
+  if (p[0].algo.kind != AIMC_ALGO_TIKI_TAKA) return 0;
+  for (int64_t t = 0; t < tiles->st.n_tiles; ++t)
+    if (p[t].upd[1].pulse_type == AIMC_PULSE_NONE) return 1;
+  return 0;
+}
+
+/* Largest |v| a Tiki-Taka transfer read of A can give (the input is one-hot,
+ * 1 at the read line): with a finite out_bound, out_bound times the largest
+ * digital rescale out_scale / input scale over the bound-management rounds
+ * (kernels/cpu/cpu_mvm.c's loop, replayed); with perfect reads out_scale x
+ * a_max (-1 when a_max is unknown). -1: no bound known. */
+static double tt_read_bound(const aimc_tile_params_t *tp, double a_max) {
+  int dir = tp->algo.transfer_columns ? AIMC_TRANSFER_FORWARD : AIMC_TRANSFER_BACKWARD;
+  const aimc_io_params_t *p = &tp->io[dir];
+  if (p->perfect) return a_max < 0.0 ? -1.0 : fabs((double)p->out_scale) * a_max;
+  if (!(p->out_bound < AIMC_INF)) return -1.0;
+  int transposed = dir == AIMC_TRANSFER_BACKWARD;
+  int use_nm = p->nm != AIMC_NM_NONE, use_bm = p->bm != AIMC_BM_NONE;
+  float nm_s = 1.0f;
+  if (use_nm) {
+    nm_s = aimc_io_nm_scale(p, p->nm, 1.0f, 1.0f, 1.0f, 0.0f);
+    if (!(nm_s > 0.0f)) {
+      if (transposed || !(p->inp_noise > 0.0f)) return 0.0;
+      use_nm = 0;
+    }
+  }
+  double f = 0.0;
+  float r = 1.0f;
+  for (int round = 0; round < 256; ++round) {
+    if (p->bm == AIMC_BM_ITERATIVE_WORST_CASE && round == 1 && p->nm != AIMC_NM_ABS_MAX_NP_SUM) {
+      nm_s = aimc_io_nm_scale(p, AIMC_NM_ABS_MAX_NP_SUM, 1.0f, 1.0f, 1.0f, 0.0f);
+      use_nm = nm_s > 0.0f;
+      r = 1.0f;
+    }
+    double g = fabs((double)aimc_io_rescale(p, aimc_io_input_scale(use_nm, nm_s, use_bm, r)));
+    if (!(g <= f)) f = g; /* NaN or inf: no bound */
+    if (!use_bm || !aimc_io_bm_continue(p, r)) return (double)p->out_bound * f;
+    r = r * 2.0f;
+  }
+  return -1.0;
+}
+
+/* Tiki-Taka's exact writes into C: every element of C's device state h
+ * changes by at most |transfer rate| x max|v| per transfer read, and a batch
+ * makes at most batch x n_reads_per_transfer reads (a transfer period is at
+ * least one sample). max|v| from tt_read_bound; for perfect reads max|A|
+ * during the batch is bounded by max|A| before plus A's exact step (A
+ * pulsed or reset: no bound known, documented). */
+static aimc_status_t tt_write_bound(aimc_tiles_t *tiles, int64_t batch, float x_max, float d_max,
+                                    double a_step) {
+  const aimc_tile_params_t *hp = tiles->hparams;
+  int64_t nt = tiles->st.n_tiles;
+  aimc_check_shape_t sh = {1, 0, nt * tiles->st.rows, tiles->st.cols, NULL, NULL, "element"};
+  double a_max = -1.0;
+  int need_a = 0;
+  for (int64_t t = 0; t < nt; ++t) need_a |= hp[t].io[AIMC_TRANSFER_FORWARD].perfect ||
+                                            hp[t].io[AIMC_TRANSFER_BACKWARD].perfect;
+  if (need_a && a_step >= 0.0 && hp[0].upd[0].pulse_type == AIMC_PULSE_NONE &&
+      !(hp[0].algo.with_reset_prob > 0.0f)) {
+    float m = 0.0f;
+    aimc_status_t s = aimc_check_finite(tiles->ctx, "the weights of A",
+                                        tiles->st.arr[AIMC_ARRAY_FAST].w, &sh, &m);
+    if (s != AIMC_OK) return s;
+    a_max = (double)m + a_step;
+  }
+  (void)x_max, (void)d_max;
+  double step = 0.0;
+  for (int64_t t = 0; t < nt; ++t) {
+    if (hp[t].upd[1].pulse_type != AIMC_PULSE_NONE) continue;
+    double v = tt_read_bound(&hp[t], a_max);
+    if (v < 0.0) return AIMC_OK; /* no bound known: documented in docs/physics.md */
+    double st = fabs((double)aimc_transfer_rate(&hp[t])) * v * (double)batch *
+                (double)hp[t].algo.n_reads;
+    if (!(st <= step)) step = st != st ? HUGE_VAL : st;
+  }
+  float c_max = 0.0f;
+  aimc_status_t s = aimc_check_finite(tiles->ctx, "the device states of C",
+                                      tiles->st.arr[AIMC_ARRAY_SLOW].h, &sh, &c_max);
+  if (s != AIMC_OK) return s;
+  if ((double)c_max + step < AIMC_EXACT_LIMIT) return AIMC_OK;
+  return aimc_error(tiles->ctx, AIMC_ERR_NON_FINITE,
+                    "the update would make the device states of C non-finite (diverged): "
+                    "max|state| %g + Tiki-Taka's exact transfer writes of at most %g (batch "
+                    "%lld) reach FLT_MAX / 2; nothing was changed",
+                    (double)c_max, step, (long long)batch);
+}
+
 aimc_status_t aimc_tiles_exact_bound(aimc_tiles_t *tiles, int64_t batch, float x_max,
                                      float d_max) {
+  aimc_status_t s = exact_bound(tiles, batch, x_max, d_max);
+  if (s != AIMC_OK || !aimc_tiles_tt_exact(tiles)) return s;
+  double a_step = 0.0;
+  if (tiles->hparams[0].upd[0].pulse_type == AIMC_PULSE_NONE)
+    for (int64_t t = 0; t < tiles->st.n_tiles; ++t) {
+      aimc_algo_state_t unset;
+      memset(&unset, 0, sizeof unset);
+      double st = exact_step(&tiles->hparams[t], &unset, batch, x_max, d_max);
+      if (st < 0.0 || !(st <= a_step)) a_step = st != st ? HUGE_VAL : st;
+      if (a_step < 0.0) break;
+    }
+  return tt_write_bound(tiles, batch, x_max, d_max, a_step);
+}
+
+static aimc_status_t exact_bound(aimc_tiles_t *tiles, int64_t batch, float x_max, float d_max) {
   const char *what;
   const float *state = aimc_tiles_exact_state(tiles, &what);
   if (!state) return AIMC_OK;

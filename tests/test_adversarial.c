@@ -254,14 +254,19 @@ Test(nonfinite, exact_updates_that_would_overflow_are_refused, .timeout = 60) {
   aimc_context_destroy(ctx);
 }
 
-/* A's exact update when the rate is auto-scaled (chopped TTv2, AGAD): before,
- * A became infinite with AIMC_OK. */
-Test(nonfinite, auto_scaled_exact_updates_that_would_overflow_are_refused, .timeout = 60) {
+/* A's exact update when the rate is auto-scaled (chopped TTv2, AGAD), and
+ * Tiki-Taka's exact writes into C (transfer update of pulse type NONE):
+ * before, A or C became infinite with AIMC_OK. */
+Test(nonfinite, auto_scaled_and_tiki_taka_exact_updates_that_would_overflow_are_refused,
+     .timeout = 60) {
   aimc_context_t *ctx = cpu();
-  for (int k = 0; k < 2; ++k) {
+  for (int k = 0; k < 4; ++k) {
     aimc_tile_config_t cfg;
     aimc_tile_config_default(&cfg);
-    const char *what = k == 0 ? "chopped TTv2 auto_scale" : k == 1 ? "AGAD auto_scale" : "Tiki-Taka";
+    const char *what = k == 0   ? "chopped TTv2 auto_scale"
+                       : k == 1 ? "AGAD auto_scale"
+                       : k == 2 ? "Tiki-Taka"
+                                : "Tiki-Taka, perfect transfer reads";
     if (k < 2) {
       CK(aimc_tile_config_algorithm(&cfg, k == 0 ? AIMC_ALGO_CHOPPED_TTV2 : AIMC_ALGO_AGAD));
       cfg.update.pulse_type = AIMC_PULSE_NONE;
@@ -275,6 +280,7 @@ Test(nonfinite, auto_scaled_exact_updates_that_would_overflow_are_refused, .time
       cfg.algorithm.scale_transfer_lr = 0;
       cfg.algorithm.transfer_every = 1;
       cfg.update.learning_rate = 1.0f;
+      cfg.transfer.is_perfect = k == 3;
     }
     CK(aimc_tile_config_validate(&cfg));
     aimc_tiles_t *a = make_tiles(ctx, &cfg), *b = make_tiles(ctx, &cfg);
