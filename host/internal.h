@@ -266,10 +266,14 @@ aimc_status_t aimc_check_labels(aimc_context_t *ctx, const int32_t *labels, int6
  * FLOAT_SGD or pulse type NONE, mixed precision's chi), NULL if none;
  * *what names it. */
 const float *aimc_tiles_exact_state(const aimc_tiles_t *tiles, const char **what);
-/* AIMC_ERR_NON_FINITE when max|state| + lr batch x_max d_max reaches
- * AIMC_EXACT_LIMIT (nothing to check: AIMC_OK). */
+/* AIMC_ERR_NON_FINITE when max|state| + the largest step of the update
+ * (lr batch x_max d_max; auto-scaled and Tiki-Taka transfer bounds in
+ * host/tiles.c) reaches AIMC_EXACT_LIMIT (nothing to check: AIMC_OK). */
 aimc_status_t aimc_tiles_exact_bound(aimc_tiles_t *tiles, int64_t batch, float x_max,
                                      float d_max);
+/* Whether Tiki-Taka's transfers write C exactly (transfer pulse type NONE):
+ * aimc_tiles_exact_bound checks those writes too. */
+int aimc_tiles_tt_exact(const aimc_tiles_t *tiles);
 /* An update whose arguments the caller has validated and checked (the
  * network's steps): no scans. */
 aimc_status_t aimc_tiles_update_trusted(aimc_tiles_t *tiles, const float *x,

@@ -434,7 +434,8 @@ static aimc_status_t check_layer_bounds(aimc_network_t *n, const float *x, int64
     float in_max = 0.0f, d_max = 0.0f, b_max = 0.0f;
     const float *in = l == 0 ? x : n->act[l - 1];
     const char *what;
-    int exact = aimc_tiles_exact_state(n->tiles[l], &what) != NULL;
+    int exact = aimc_tiles_exact_state(n->tiles[l], &what) != NULL ||
+                aimc_tiles_tt_exact(n->tiles[l]);
     aimc_status_t s = max_abs_of(n, n->grad[l], K * batch * m->out, &d_max);
     if (s == AIMC_OK && exact) s = max_abs_of(n, in, (l == 0 ? 1 : K) * batch * m->in, &in_max);
     if (s == AIMC_OK && exact) s = aimc_tiles_exact_bound(n->tiles[l], batch, in_max, d_max);
@@ -602,13 +603,13 @@ aimc_status_t aimc_network_replicas(const aimc_network_t *net, int32_t *replicas
 aimc_status_t aimc_network_sweep_value(const aimc_network_t *net, int32_t replica, int32_t sweep,
                                        double *value) {
   if (!net) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "net is NULL");
+  if (!value) return aimc_error(net->ctx, AIMC_ERR_INVALID_ARGUMENT, "value is NULL");
   if (replica < 0 || replica >= net->replicas)
     return aimc_error(net->ctx, AIMC_ERR_INVALID_ARGUMENT, "replica = %d is out of range [0, %d)",
                       (int)replica, (int)net->replicas);
   if (sweep < 0 || sweep >= net->desc.n_sweeps)
     return aimc_error(net->ctx, AIMC_ERR_INVALID_ARGUMENT, "sweep = %d is out of range [0, %d)",
                       (int)sweep, (int)net->desc.n_sweeps);
-  if (!value) return aimc_error(net->ctx, AIMC_ERR_INVALID_ARGUMENT, "value is NULL");
   int32_t point = replica / net->desc.seeds;
   for (int32_t s = net->desc.n_sweeps - 1; s > sweep; --s) point /= net->desc.sweeps[s].n_values;
   *value = net->desc.sweeps[sweep].values[point % net->desc.sweeps[sweep].n_values];

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "host/internal.h"
+#include "kernels/common/io.h"
 #include "kernels/common/rng.h"
 #include "kernels/common/transfer.h"
 
@@ -317,8 +318,10 @@ static int64_t data_stride(int64_t batch, int64_t n) {
   return batch >= 0 && batch <= ((int64_t)1 << 40) ? batch * n : 0;
 }
 
-aimc_status_t aimc_tiles_mvm_ex(aimc_tiles_t *tiles, aimc_direction_t dir, const float *in,
-                                int64_t in_tile_stride, float *out, int64_t batch) {
+/* The read of aimc_tiles_mvm_ex, naming its arrays as the caller does. */
+static aimc_status_t tiles_mvm(aimc_tiles_t *tiles, aimc_direction_t dir, const float *in,
+                               int64_t in_tile_stride, float *out, int64_t batch,
+                               const char *in_name, const char *out_name) {
   if (!tiles) return aimc_error(NULL, AIMC_ERR_INVALID_ARGUMENT, "tiles is NULL");
   aimc_context_t *ctx = tiles->ctx;
   aimc_clear_error(ctx);
@@ -333,8 +336,9 @@ aimc_status_t aimc_tiles_mvm_ex(aimc_tiles_t *tiles, aimc_direction_t dir, const
   aimc_status_t s = check_batch(ctx, batch, tiles->st.n_tiles, n_in > n_out ? n_in : n_out);
   if (s != AIMC_OK) return s;
   if (batch == 0) return AIMC_OK;
-  if (!in) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "in (the input array) is NULL");
-  if (!out) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "out (the output array) is NULL");
+  if (!in) return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "%s (the input array) is NULL", in_name);
+  if (!out)
+    return aimc_error(ctx, AIMC_ERR_INVALID_ARGUMENT, "%s (the output array) is NULL", out_name);
   if ((s = check_stride(ctx, "in_tile_stride", in_tile_stride, batch, n_in)) != AIMC_OK) return s;
   aimc_mvm_args_t a = {dir, in, in_tile_stride, out, batch, tiles->counters.mvm[dir]};
   s = ctx->ops->mvm(ctx, &tiles->st, &a, tiles->stats);
@@ -342,15 +346,20 @@ aimc_status_t aimc_tiles_mvm_ex(aimc_tiles_t *tiles, aimc_direction_t dir, const
   return s;
 }
 
+aimc_status_t aimc_tiles_mvm_ex(aimc_tiles_t *tiles, aimc_direction_t dir, const float *in,
+                                int64_t in_tile_stride, float *out, int64_t batch) {
+  return tiles_mvm(tiles, dir, in, in_tile_stride, out, batch, "in", "out");
+}
+
 aimc_status_t aimc_tiles_forward(aimc_tiles_t *tiles, const float *x, float *y, int64_t batch) {
   int64_t stride = tiles ? data_stride(batch, tiles->st.cols) : 0;
-  return aimc_tiles_mvm_ex(tiles, AIMC_FORWARD, x, stride, y, batch);
+  return tiles_mvm(tiles, AIMC_FORWARD, x, stride, y, batch, "x", "y");
 }
 
 aimc_status_t aimc_tiles_backward(aimc_tiles_t *tiles, const float *d, float *x_grad,
                                   int64_t batch) {
   int64_t stride = tiles ? data_stride(batch, tiles->st.rows) : 0;
-  return aimc_tiles_mvm_ex(tiles, AIMC_BACKWARD, d, stride, x_grad, batch);
+  return tiles_mvm(tiles, AIMC_BACKWARD, d, stride, x_grad, batch, "d", "x_grad");
 }
 
 /* ---- Update ---------------------------------------------------------------- */
@@ -384,36 +393,185 @@ const float *aimc_tiles_exact_state(const aimc_tiles_t *tiles, const char **what
   return exact ? tiles->st.arr[transfer ? 1 : 0].w : NULL;
 }
 
-/* The rate of a tile's exact gradient update: the tile rate, or A's rate
- * in the transfer family (auto-scaled rates divide by running maxima the
- * host does not hold: their bound is not checked, see docs/physics.md). */
-static double exact_rate(const aimc_tile_params_t *tp) {
-  if (!aimc_is_transfer_family(tp->algo.kind)) return tp->upd[0].lr;
-  if (tp->algo.auto_scale && aimc_is_chopped(tp->algo.kind)) return 0.0;
+/* The largest change of an element of a tile's exact state in one update
+ * of `batch` samples (x_max, d_max the largest |x|, |d| of the batch): the
+ * tile rate, or A's rate in the transfer family, times batch x_max d_max.
+ * With auto_scale (chopped algorithms) A's rate is base / (mx md), the
+ * running maxima updated with each sample's max|x|, max|d| before its step
+ * (kernels/common/transfer.h): mx >= tau |x| with tau = (1 - momentum) /
+ * batch, and mx >= (1 - tau)^batch mx0 from the maxima mx0 before the
+ * update, so |x| / mx <= min(1 / tau, x_max / ((1 - tau)^batch mx0)) (and 1
+ * for the first sample of unset maxima); likewise d. Doubled for the float
+ * rounding of the running maxima. Returns -1 when no bound is known
+ * (momentum 1 with unset maxima). */
+static double exact_step(const aimc_tile_params_t *tp, const aimc_algo_state_t *s0,
+                         int64_t batch, float x_max, float d_max) {
+  double b = (double)batch;
+  if (!aimc_is_transfer_family(tp->algo.kind))
+    return (double)tp->upd[0].lr * b * (double)x_max * (double)d_max;
   aimc_algo_state_t unset;
   memset(&unset, 0, sizeof unset);
-  return aimc_fast_rate(tp, &unset);
+  double base = aimc_fast_rate(tp, &unset); /* no division by unset maxima */
+  if (!(tp->algo.auto_scale && aimc_is_chopped(tp->algo.kind)))
+    return base * b * (double)x_max * (double)d_max;
+  double tau = (double)((1.0f - tp->algo.auto_momentum) / (float)batch);
+  double decay = tau < 1.0 ? pow(1.0 - tau, b) : 0.0;
+  double r[2], v[2] = {x_max, d_max}, m0[2] = {s0->mx, s0->md};
+  for (int k = 0; k < 2; ++k) {
+    r[k] = tau > 0.0 ? (tau < 1.0 ? 1.0 / tau : 1.0) : HUGE_VAL;
+    if (m0[k] > 0.0 && decay > 0.0 && v[k] / (m0[k] * decay) < r[k])
+      r[k] = v[k] / (m0[k] * decay);
+    if (r[k] == HUGE_VAL) return -1.0;
+  }
+  return 2.0 * base * b * r[0] * r[1];
+}
+
+static aimc_status_t exact_bound(aimc_tiles_t *tiles, int64_t batch, float x_max, float d_max);
+
+/* Tiki-Taka's transfers write C exactly (h += transfer rate x v) when the
+ * transfer update's pulse type is NONE. */
+int aimc_tiles_tt_exact(const aimc_tiles_t *tiles) {
+  const aimc_tile_params_t *p = tiles->hparams;
+  if (p[0].algo.kind != AIMC_ALGO_TIKI_TAKA) return 0;
+  for (int64_t t = 0; t < tiles->st.n_tiles; ++t)
+    if (p[t].upd[1].pulse_type == AIMC_PULSE_NONE) return 1;
+  return 0;
+}
+
+/* Largest |v| a Tiki-Taka transfer read of A can give (the input is one-hot,
+ * 1 at the read line): with a finite out_bound, out_bound times the largest
+ * digital rescale out_scale / input scale over the bound-management rounds
+ * (kernels/cpu/cpu_mvm.c's loop, replayed); with perfect reads out_scale x
+ * a_max (-1 when a_max is unknown). -1: no bound known. */
+static double tt_read_bound(const aimc_tile_params_t *tp, double a_max) {
+  int dir = tp->algo.transfer_columns ? AIMC_TRANSFER_FORWARD : AIMC_TRANSFER_BACKWARD;
+  const aimc_io_params_t *p = &tp->io[dir];
+  if (p->perfect) return a_max < 0.0 ? -1.0 : fabs((double)p->out_scale) * a_max;
+  if (!(p->out_bound < AIMC_INF)) return -1.0;
+  int transposed = dir == AIMC_TRANSFER_BACKWARD;
+  int use_nm = p->nm != AIMC_NM_NONE, use_bm = p->bm != AIMC_BM_NONE;
+  float nm_s = 1.0f;
+  if (use_nm) {
+    nm_s = aimc_io_nm_scale(p, p->nm, 1.0f, 1.0f, 1.0f, 0.0f);
+    if (!(nm_s > 0.0f)) {
+      if (transposed || !(p->inp_noise > 0.0f)) return 0.0;
+      use_nm = 0;
+    }
+  }
+  double f = 0.0;
+  float r = 1.0f;
+  for (int round = 0; round < 256; ++round) {
+    if (p->bm == AIMC_BM_ITERATIVE_WORST_CASE && round == 1 && p->nm != AIMC_NM_ABS_MAX_NP_SUM) {
+      nm_s = aimc_io_nm_scale(p, AIMC_NM_ABS_MAX_NP_SUM, 1.0f, 1.0f, 1.0f, 0.0f);
+      use_nm = nm_s > 0.0f;
+      r = 1.0f;
+    }
+    double g = fabs((double)aimc_io_rescale(p, aimc_io_input_scale(use_nm, nm_s, use_bm, r)));
+    if (!(g <= f)) f = g; /* NaN or inf: no bound */
+    if (!use_bm || !aimc_io_bm_continue(p, r)) return (double)p->out_bound * f;
+    r = r * 2.0f;
+  }
+  return -1.0;
+}
+
+/* Tiki-Taka's exact writes into C: every element of C's device state h
+ * changes by at most |transfer rate| x max|v| per transfer read, and a batch
+ * makes at most batch x n_reads_per_transfer reads (a transfer period is at
+ * least one sample). max|v| from tt_read_bound; for perfect reads max|A|
+ * during the batch is bounded by max|A| before plus A's exact step (A
+ * pulsed or reset: no bound known, documented). */
+static aimc_status_t tt_write_bound(aimc_tiles_t *tiles, int64_t batch, float x_max, float d_max,
+                                    double a_step) {
+  const aimc_tile_params_t *hp = tiles->hparams;
+  int64_t nt = tiles->st.n_tiles;
+  aimc_check_shape_t sh = {1, 0, nt * tiles->st.rows, tiles->st.cols, NULL, NULL, "element"};
+  double a_max = -1.0;
+  int need_a = 0;
+  for (int64_t t = 0; t < nt; ++t) need_a |= hp[t].io[AIMC_TRANSFER_FORWARD].perfect ||
+                                            hp[t].io[AIMC_TRANSFER_BACKWARD].perfect;
+  if (need_a && a_step >= 0.0 && hp[0].upd[0].pulse_type == AIMC_PULSE_NONE &&
+      !(hp[0].algo.with_reset_prob > 0.0f)) {
+    float m = 0.0f;
+    aimc_status_t s = aimc_check_finite(tiles->ctx, "the weights of A",
+                                        tiles->st.arr[AIMC_ARRAY_FAST].w, &sh, &m);
+    if (s != AIMC_OK) return s;
+    a_max = (double)m + a_step;
+  }
+  (void)x_max, (void)d_max;
+  double step = 0.0;
+  for (int64_t t = 0; t < nt; ++t) {
+    if (hp[t].upd[1].pulse_type != AIMC_PULSE_NONE) continue;
+    double v = tt_read_bound(&hp[t], a_max);
+    if (v < 0.0) return AIMC_OK; /* no bound known: documented in docs/physics.md */
+    double st = fabs((double)aimc_transfer_rate(&hp[t])) * v * (double)batch *
+                (double)hp[t].algo.n_reads;
+    if (!(st <= step)) step = st != st ? HUGE_VAL : st;
+  }
+  float c_max = 0.0f;
+  aimc_status_t s = aimc_check_finite(tiles->ctx, "the device states of C",
+                                      tiles->st.arr[AIMC_ARRAY_SLOW].h, &sh, &c_max);
+  if (s != AIMC_OK) return s;
+  if ((double)c_max + step < AIMC_EXACT_LIMIT) return AIMC_OK;
+  return aimc_error(tiles->ctx, AIMC_ERR_NON_FINITE,
+                    "the update would make the device states of C non-finite (diverged): "
+                    "max|state| %g + Tiki-Taka's exact transfer writes of at most %g (batch "
+                    "%lld) reach FLT_MAX / 2; nothing was changed",
+                    (double)c_max, step, (long long)batch);
 }
 
 aimc_status_t aimc_tiles_exact_bound(aimc_tiles_t *tiles, int64_t batch, float x_max,
                                      float d_max) {
+  aimc_status_t s = exact_bound(tiles, batch, x_max, d_max);
+  if (s != AIMC_OK || !aimc_tiles_tt_exact(tiles)) return s;
+  double a_step = 0.0;
+  if (tiles->hparams[0].upd[0].pulse_type == AIMC_PULSE_NONE)
+    for (int64_t t = 0; t < tiles->st.n_tiles; ++t) {
+      aimc_algo_state_t unset;
+      memset(&unset, 0, sizeof unset);
+      double st = exact_step(&tiles->hparams[t], &unset, batch, x_max, d_max);
+      if (st < 0.0 || !(st <= a_step)) a_step = st != st ? HUGE_VAL : st;
+      if (a_step < 0.0) break;
+    }
+  return tt_write_bound(tiles, batch, x_max, d_max, a_step);
+}
+
+static aimc_status_t exact_bound(aimc_tiles_t *tiles, int64_t batch, float x_max, float d_max) {
   const char *what;
   const float *state = aimc_tiles_exact_state(tiles, &what);
   if (!state) return AIMC_OK;
-  double lr = 0.0;
-  for (int64_t t = 0; t < tiles->st.n_tiles; ++t)
-    if (exact_rate(&tiles->hparams[t]) > lr) lr = exact_rate(&tiles->hparams[t]);
-  aimc_check_shape_t sh = {1, 0, tiles->st.n_tiles * tiles->st.rows, tiles->st.cols, NULL, NULL,
-                           "element"};
+  const aimc_tile_params_t *hp = tiles->hparams;
+  int64_t nt = tiles->st.n_tiles;
+  aimc_algo_state_t *s0 = NULL;
+  if (hp[0].algo.auto_scale && aimc_is_chopped(hp[0].algo.kind)) {
+    /* the running maxima live in context memory: one small copy */
+    s0 = malloc((size_t)nt * sizeof *s0);
+    if (!s0) return aimc_error(tiles->ctx, AIMC_ERR_OUT_OF_MEMORY, "out of memory");
+    aimc_status_t s = tiles->ctx->ops->copy(tiles->ctx, s0, tiles->st.algo,
+                                            (size_t)nt * sizeof *s0, AIMC_COPY_CONTEXT_TO_HOST);
+    if (s != AIMC_OK) {
+      free(s0);
+      return s;
+    }
+  }
+  double step = 0.0;
+  for (int64_t t = 0; t < nt && step >= 0.0; ++t) {
+    aimc_algo_state_t unset;
+    memset(&unset, 0, sizeof unset);
+    double st = exact_step(&hp[t], s0 ? &s0[t] : &unset, batch, x_max, d_max);
+    if (st < 0.0 || st > step || st != st) step = st != st ? HUGE_VAL : st;
+  }
+  free(s0);
+  if (step < 0.0) return AIMC_OK; /* no bound known: documented in docs/physics.md */
+  aimc_check_shape_t sh = {1, 0, nt * tiles->st.rows, tiles->st.cols, NULL, NULL, "element"};
   float w_max = 0.0f;
   aimc_status_t s = aimc_check_finite(tiles->ctx, what, state, &sh, &w_max);
   if (s != AIMC_OK) return s;
-  double step = lr * (double)batch * (double)x_max * (double)d_max;
   if ((double)w_max + step < AIMC_EXACT_LIMIT) return AIMC_OK;
   return aimc_error(tiles->ctx, AIMC_ERR_NON_FINITE,
-                    "the update would make %s non-finite (diverged): max|state| %g + lr %g x "
-                    "batch %lld x max|x| %g x max|d| %g reaches FLT_MAX / 2; nothing was changed",
-                    what, (double)w_max, lr, (long long)batch, (double)x_max, (double)d_max);
+                    "the update would make %s non-finite (diverged): max|state| %g + a step of "
+                    "at most %g (batch %lld, max|x| %g, max|d| %g) reaches FLT_MAX / 2; nothing "
+                    "was changed",
+                    what, (double)w_max, step, (long long)batch, (double)x_max, (double)d_max);
 }
 
 aimc_status_t aimc_tiles_update_gated(aimc_tiles_t *tiles, const float *x, int64_t x_tile_stride,

@@ -502,6 +502,7 @@ AIMC_API void aimc_tiles_desc_default(aimc_tiles_desc_t *desc);
 AIMC_API aimc_status_t aimc_tiles_create(aimc_context_t *ctx, const aimc_tiles_desc_t *desc,
                                          aimc_tiles_t **tiles);
 AIMC_API void aimc_tiles_destroy(aimc_tiles_t *tiles);
+/* Any of n_tiles, rows, cols may be NULL (not wanted). */
 AIMC_API aimc_status_t aimc_tiles_shape(const aimc_tiles_t *tiles, int64_t *n_tiles, int32_t *rows,
                                         int32_t *cols);
 AIMC_API aimc_status_t aimc_tiles_get_config(const aimc_tiles_t *tiles, int64_t tile,
@@ -605,7 +606,8 @@ typedef enum aimc_buffer {
 } aimc_buffer_t;
 AIMC_API aimc_status_t aimc_tiles_get_buffer(const aimc_tiles_t *tiles, aimc_buffer_t which,
                                              float *out);
-/* Chopper signs (+1 or -1): c_in [n_tiles][cols], c_out [n_tiles][rows], host memory. */
+/* Chopper signs (+1 or -1): c_in [n_tiles][cols], c_out [n_tiles][rows], host memory
+ * (either may be NULL: not wanted). */
 AIMC_API aimc_status_t aimc_tiles_get_choppers(const aimc_tiles_t *tiles, int8_t *c_in,
                                                int8_t *c_out);
 
@@ -671,7 +673,8 @@ typedef struct aimc_network_desc {
 typedef struct aimc_network aimc_network_t;
 
 /* n_layers fully connected layers of sizes[0] -> sizes[1] -> ... with the
- * hidden activation, the given tile config everywhere, one replica. */
+ * hidden activation, the given tile config everywhere (NULL: the default
+ * config), one replica. */
 AIMC_API aimc_status_t aimc_network_desc_mlp(aimc_network_desc_t *desc, int32_t n_sizes,
                                              const int32_t *sizes, aimc_activation_t hidden,
                                              const aimc_tile_config_t *config);
@@ -730,7 +733,8 @@ AIMC_API aimc_status_t aimc_network_get_layer(const aimc_network_t *net, int32_t
 AIMC_API aimc_status_t aimc_network_save(const aimc_network_t *net, const char *path,
                                          const void *user, size_t user_len);
 /* Recreates a saved network in ctx. The user block is copied to user (at
- * most user_cap bytes; *user_len gets its size). Truncated, corrupt or
+ * most user_cap bytes; user may be NULL when user_cap is 0) and *user_len
+ * gets its size (user_len may be NULL). Truncated, corrupt or
  * mismatched files are refused with AIMC_ERR_CORRUPT and a message. */
 AIMC_API aimc_status_t aimc_network_load(aimc_context_t *ctx, const char *path,
                                          aimc_network_t **net, void *user, size_t user_cap,

@@ -254,6 +254,60 @@ Test(nonfinite, exact_updates_that_would_overflow_are_refused, .timeout = 60) {
   aimc_context_destroy(ctx);
 }
 
+/* A's exact update when the rate is auto-scaled (chopped TTv2, AGAD), and
+ * Tiki-Taka's exact writes into C (transfer update of pulse type NONE):
+ * before, A or C became infinite with AIMC_OK. */
+Test(nonfinite, auto_scaled_and_tiki_taka_exact_updates_that_would_overflow_are_refused,
+     .timeout = 60) {
+  aimc_context_t *ctx = cpu();
+  for (int k = 0; k < 4; ++k) {
+    aimc_tile_config_t cfg;
+    aimc_tile_config_default(&cfg);
+    const char *what = k == 0   ? "chopped TTv2 auto_scale"
+                       : k == 1 ? "AGAD auto_scale"
+                       : k == 2 ? "Tiki-Taka"
+                                : "Tiki-Taka, perfect transfer reads";
+    if (k < 2) {
+      CK(aimc_tile_config_algorithm(&cfg, k == 0 ? AIMC_ALGO_CHOPPED_TTV2 : AIMC_ALGO_AGAD));
+      cfg.update.pulse_type = AIMC_PULSE_NONE;
+      cfg.algorithm.auto_scale = 1;
+      cfg.algorithm.fast_lr = 3e38f;
+    } else {
+      CK(aimc_tile_config_algorithm(&cfg, AIMC_ALGO_TIKI_TAKA));
+      cfg.update.pulse_type = AIMC_PULSE_NONE;
+      cfg.transfer_update.pulse_type = AIMC_PULSE_NONE;
+      cfg.algorithm.transfer_lr = 3e38f;
+      cfg.algorithm.scale_transfer_lr = 0;
+      cfg.algorithm.transfer_every = 1;
+      cfg.update.learning_rate = 1.0f;
+      cfg.transfer.is_perfect = k == 3;
+    }
+    CK(aimc_tile_config_validate(&cfg));
+    aimc_tiles_t *a = make_tiles(ctx, &cfg), *b = make_tiles(ctx, &cfg);
+    float x[NT * BATCH * COLS], d[NT * BATCH * ROWS];
+    for (size_t i = 0; i < sizeof x / sizeof *x; ++i) x[i] = 1.0f;
+    for (size_t i = 0; i < sizeof d / sizeof *d; ++i) d[i] = -1.0f;
+    aimc_status_t s = AIMC_OK;
+    for (int step = 0; step < 4 && s == AIMC_OK; ++step) {
+      s = aimc_tiles_update(a, x, d, BATCH);
+      if (s == AIMC_OK) CK(aimc_tiles_update(b, x, d, BATCH));
+      /* finite state after every accepted step */
+      float w[NT * ROWS * COLS];
+      for (int arr = 0; arr < 2; ++arr) {
+        CK(aimc_tiles_get_device_param_ex(a, arr, AIMC_PARAM_HIDDEN_WEIGHT, w));
+        for (size_t i = 0; i < sizeof w / sizeof *w; ++i)
+          cr_assert(isfinite(w[i]), "%s: step %d array %d element %zu is %g", what, step, arr, i,
+                    (double)w[i]);
+      }
+    }
+    expect(s, AIMC_ERR_NON_FINITE, "non-finite", what);
+    assert_tiles_equal(a, b, what);
+    aimc_tiles_destroy(a);
+    aimc_tiles_destroy(b);
+  }
+  aimc_context_destroy(ctx);
+}
+
 /* ---- Float-to-int conversions of kernels/common are total ----------------- */
 
 /* Each of these was undefined behaviour for NaN, infinities or huge values
@@ -761,4 +815,261 @@ Test(null, arguments, .timeout = 10) {
   expect(aimc_idx_normalize(NULL, 0.0f, 1.0f, v), AIMC_ERR_INVALID_ARGUMENT, "idx", "idx");
   aimc_tiles_destroy(t);
   aimc_context_destroy(ctx);
+}
+
+/* ---- NULL in every pointer argument of every public function --------------- */
+
+/* Each public function taking pointers, called with NULL in each pointer
+ * argument where NULL is not documented as allowed (one at a time, the
+ * others valid): an error status, no crash, and a message naming the
+ * argument. */
+typedef struct nfx {
+  aimc_context_t *ctx;
+  aimc_tiles_t *tiles, *chopped;
+  aimc_network_t *net;
+  aimc_tile_config_t cfg;
+  aimc_tiles_desc_t td;
+  aimc_network_desc_t nd;
+  aimc_context_desc_t cd;
+  aimc_idx_t idx;
+  float v[4096];
+  int32_t labels[64];
+  int32_t sizes[3];
+  int64_t i64[8];
+  uint64_t u64a[8], u64b[8];
+  int8_t c_in[64], c_out[64];
+  unsigned char blob[1 << 16];
+  size_t blob_len;
+  char path[128], missing[128];
+} nfx_t;
+
+#define P(i, x) (k == (i) ? NULL : (x))
+#define NF(fn, body) \
+  static aimc_status_t nc_##fn(nfx_t *f, int k) { return body; }
+
+NF(aimc_context_create, aimc_context_create(P(0, &(aimc_context_t *){NULL}), P(1, &f->cd)))
+NF(aimc_context_synchronize, aimc_context_synchronize(P(0, f->ctx)))
+NF(aimc_context_set_cuda_stream, aimc_context_set_cuda_stream(P(0, f->ctx), NULL))
+NF(aimc_context_get_cuda_stream, aimc_context_get_cuda_stream(P(0, f->ctx), P(1, &(void *){NULL})))
+NF(aimc_context_set_read_mode, aimc_context_set_read_mode(P(0, f->ctx), AIMC_READ_EXACT))
+NF(aimc_context_get_read_mode,
+   aimc_context_get_read_mode(P(0, f->ctx), P(1, &(aimc_read_mode_t){AIMC_READ_EXACT})))
+NF(aimc_malloc, aimc_malloc(P(0, f->ctx), P(1, &(void *){NULL}), 16))
+NF(aimc_memcpy, aimc_memcpy(P(0, f->ctx), P(1, f->v), P(2, f->v + 8), 16, AIMC_COPY_HOST_TO_CONTEXT))
+NF(aimc_device_desc_default, aimc_device_desc_default(P(0, &f->cfg.device), AIMC_DEVICE_CONSTANT_STEP))
+NF(aimc_device_desc_preset, aimc_device_desc_preset(P(0, &f->cfg.device), AIMC_PRESET_IDEALIZED))
+NF(aimc_io_desc_default, aimc_io_desc_default(P(0, &f->cfg.forward), AIMC_IO_DEFAULT))
+NF(aimc_algorithm_desc_default, aimc_algorithm_desc_default(P(0, &f->cfg.algorithm), AIMC_ALGO_SGD))
+NF(aimc_tile_config_algorithm, aimc_tile_config_algorithm(P(0, &f->cfg), AIMC_ALGO_SGD))
+NF(aimc_tile_config_preset,
+   aimc_tile_config_preset(P(0, &f->cfg), AIMC_ALGO_SGD, AIMC_PRESET_IDEALIZED))
+NF(aimc_tile_config_io_preset, aimc_tile_config_io_preset(P(0, &f->cfg), AIMC_IO_DEFAULT))
+NF(aimc_tile_config_validate, aimc_tile_config_validate(P(0, &f->cfg)))
+NF(aimc_tile_config_set, aimc_tile_config_set(P(0, &f->cfg), P(1, "update.learning_rate"), 0.1))
+NF(aimc_tile_config_get,
+   aimc_tile_config_get(P(0, &f->cfg), P(1, "update.learning_rate"), P(2, &(double){0})))
+NF(aimc_tiles_create, aimc_tiles_create(P(0, f->ctx), P(1, &f->td), P(2, &(aimc_tiles_t *){NULL})))
+NF(aimc_tiles_shape, aimc_tiles_shape(P(0, f->tiles), P(1, &(int64_t){0}), P(2, &(int32_t){0}),
+                                      P(3, &(int32_t){0})))
+NF(aimc_tiles_get_config, aimc_tiles_get_config(P(0, f->tiles), 0, P(1, &f->cfg)))
+NF(aimc_tiles_forward, aimc_tiles_forward(P(0, f->tiles), P(1, f->v), P(2, f->v + 1024), 1))
+NF(aimc_tiles_backward, aimc_tiles_backward(P(0, f->tiles), P(1, f->v), P(2, f->v + 1024), 1))
+NF(aimc_tiles_mvm_ex, aimc_tiles_mvm_ex(P(0, f->tiles), AIMC_FORWARD, P(1, f->v), COLS,
+                                        P(2, f->v + 1024), 1))
+NF(aimc_tiles_update, aimc_tiles_update(P(0, f->tiles), P(1, f->v), P(2, f->v + 1024), 1))
+NF(aimc_tiles_update_ex,
+   aimc_tiles_update_ex(P(0, f->tiles), P(1, f->v), COLS, P(2, f->v + 1024), ROWS, 1))
+NF(aimc_tiles_update_gated, aimc_tiles_update_gated(P(0, f->tiles), P(1, f->v), COLS,
+                                                    P(2, f->v + 1024), ROWS, NULL, 0, 1))
+NF(aimc_tiles_set_learning_rate, aimc_tiles_set_learning_rate(P(0, f->tiles), 0.1f))
+NF(aimc_tiles_set_learning_rates, aimc_tiles_set_learning_rates(P(0, f->tiles), P(1, f->v + 2048)))
+NF(aimc_tiles_get_weights, aimc_tiles_get_weights(P(0, f->tiles), P(1, f->v)))
+NF(aimc_tiles_set_weights, aimc_tiles_set_weights(P(0, f->tiles), P(1, f->v)))
+NF(aimc_tiles_program_weights, aimc_tiles_program_weights(P(0, f->tiles), P(1, f->v)))
+NF(aimc_tiles_decay, aimc_tiles_decay(P(0, f->tiles)))
+NF(aimc_tiles_reset_columns, aimc_tiles_reset_columns(P(0, f->tiles), 0, 1, 1.0f))
+NF(aimc_tiles_reset_columns_ex, aimc_tiles_reset_columns_ex(P(0, f->tiles), 0, 0, 1, 1.0f))
+NF(aimc_tiles_n_arrays, aimc_tiles_n_arrays(P(0, f->tiles), P(1, &(int32_t){0})))
+NF(aimc_tiles_get_device_param,
+   aimc_tiles_get_device_param(P(0, f->tiles), AIMC_PARAM_HIDDEN_WEIGHT, P(1, f->v)))
+NF(aimc_tiles_get_device_param_ex,
+   aimc_tiles_get_device_param_ex(P(0, f->tiles), 0, AIMC_PARAM_HIDDEN_WEIGHT, P(1, f->v)))
+NF(aimc_tiles_get_buffer, aimc_tiles_get_buffer(P(0, f->chopped), AIMC_BUFFER_TRANSFER, P(1, f->v)))
+NF(aimc_tiles_get_choppers, aimc_tiles_get_choppers(P(0, f->chopped), P(1, f->c_in), P(2, f->c_out)))
+NF(aimc_tiles_get_stats, aimc_tiles_get_stats(P(0, f->tiles), P(1, &(aimc_tile_stats_t[NT]){0}[0])))
+NF(aimc_tiles_reset_stats, aimc_tiles_reset_stats(P(0, f->tiles)))
+NF(aimc_network_desc_mlp,
+   aimc_network_desc_mlp(P(0, &f->nd), 3, P(1, f->sizes), AIMC_ACT_TANH, P(2, &f->cfg)))
+NF(aimc_network_create,
+   aimc_network_create(P(0, f->ctx), P(1, &f->nd), P(2, &(aimc_network_t *){NULL})))
+NF(aimc_network_replicas, aimc_network_replicas(P(0, f->net), P(1, &(int32_t){0})))
+NF(aimc_network_sweep_value, aimc_network_sweep_value(P(0, f->net), 0, 0, P(1, &(double){0})))
+NF(aimc_network_desc_get, aimc_network_desc_get(P(0, f->net), P(1, &f->nd)))
+NF(aimc_network_layer_tiles,
+   aimc_network_layer_tiles(P(0, f->net), 0, P(1, &(aimc_tiles_t *){NULL})))
+NF(aimc_network_forward, aimc_network_forward(P(0, f->net), P(1, f->v), P(2, f->v + 1024), 1))
+NF(aimc_network_train_batch,
+   aimc_network_train_batch(P(0, f->net), P(1, f->v), P(2, f->labels), 1, NULL))
+NF(aimc_network_evaluate,
+   aimc_network_evaluate(P(0, f->net), P(1, f->v), P(2, f->labels), 1, 1, P(3, f->i64)))
+NF(aimc_network_set_learning_rate, aimc_network_set_learning_rate(P(0, f->net), 0.1f))
+NF(aimc_network_pulses, aimc_network_pulses(P(0, f->net), P(1, f->u64a), P(2, f->u64b)))
+NF(aimc_network_get_bias, aimc_network_get_bias(P(0, f->net), 0, P(1, f->v)))
+NF(aimc_network_program_layer,
+   aimc_network_program_layer(P(0, f->net), 0, P(1, f->v + 2048), NULL))
+NF(aimc_network_get_layer, aimc_network_get_layer(P(0, f->net), 0, P(1, f->v)))
+NF(aimc_network_save, aimc_network_save(P(0, f->net), P(1, f->path), P(2, "user"), 4))
+NF(aimc_network_load, aimc_network_load(P(0, f->ctx), P(1, f->path), P(2, &(aimc_network_t *){NULL}),
+                                        P(3, f->blob), sizeof f->blob, P(4, &(size_t){0})))
+NF(aimc_tiles_save_state,
+   aimc_tiles_save_state(P(0, f->tiles), f->blob, sizeof f->blob, P(2, &(size_t){0})))
+NF(aimc_tiles_load_state,
+   aimc_tiles_load_state(P(0, f->ctx), P(1, f->blob), f->blob_len, P(2, &(aimc_tiles_t *){NULL})))
+NF(aimc_idx_load, aimc_idx_load(P(0, f->missing), P(1, &f->idx)))
+NF(aimc_idx_normalize, aimc_idx_normalize(P(0, &f->idx), 0.0f, 1.0f, P(1, f->v)))
+NF(aimc_permutation, aimc_permutation(1, 0, 8, P(0, f->i64)))
+
+typedef struct ncase {
+  const char *fn;
+  const char *args[6]; /* the pointer arguments in order; "" where NULL is allowed */
+  aimc_status_t (*call)(nfx_t *, int);
+} ncase_t;
+
+#define NC(fn, ...) {#fn, {__VA_ARGS__}, nc_##fn}
+static const ncase_t null_cases[] = {
+    NC(aimc_context_create, "ctx", "desc"),
+    NC(aimc_context_synchronize, "ctx"),
+    NC(aimc_context_set_cuda_stream, "ctx"),
+    NC(aimc_context_get_cuda_stream, "ctx", "stream"),
+    NC(aimc_context_set_read_mode, "ctx"),
+    NC(aimc_context_get_read_mode, "ctx", "mode"),
+    NC(aimc_malloc, "ctx", "ptr"),
+    NC(aimc_memcpy, "ctx", "dst", "src"),
+    NC(aimc_device_desc_default, "desc"),
+    NC(aimc_device_desc_preset, "desc"),
+    NC(aimc_io_desc_default, "desc"),
+    NC(aimc_algorithm_desc_default, "desc"),
+    NC(aimc_tile_config_algorithm, "cfg"),
+    NC(aimc_tile_config_preset, "cfg"),
+    NC(aimc_tile_config_io_preset, "cfg"),
+    NC(aimc_tile_config_validate, "cfg"),
+    NC(aimc_tile_config_set, "cfg", "field"),
+    NC(aimc_tile_config_get, "cfg", "field", "value"),
+    NC(aimc_tiles_create, "ctx", "desc", "tiles"),
+    NC(aimc_tiles_shape, "tiles"), /* outputs may be NULL */
+    NC(aimc_tiles_get_config, "tiles", "cfg"),
+    NC(aimc_tiles_forward, "tiles", "x", "y"),
+    NC(aimc_tiles_backward, "tiles", "d", "x_grad"),
+    NC(aimc_tiles_mvm_ex, "tiles", "in", "out"),
+    NC(aimc_tiles_update, "tiles", "x", "d"),
+    NC(aimc_tiles_update_ex, "tiles", "x", "d"),
+    NC(aimc_tiles_update_gated, "tiles", "x", "d"),
+    NC(aimc_tiles_set_learning_rate, "tiles"),
+    NC(aimc_tiles_set_learning_rates, "tiles", "lr"),
+    NC(aimc_tiles_get_weights, "tiles", "w"),
+    NC(aimc_tiles_set_weights, "tiles", "w"),
+    NC(aimc_tiles_program_weights, "tiles", "w"),
+    NC(aimc_tiles_decay, "tiles"),
+    NC(aimc_tiles_reset_columns, "tiles"),
+    NC(aimc_tiles_reset_columns_ex, "tiles"),
+    NC(aimc_tiles_n_arrays, "tiles", "n_arrays"),
+    NC(aimc_tiles_get_device_param, "tiles", "out"),
+    NC(aimc_tiles_get_device_param_ex, "tiles", "out"),
+    NC(aimc_tiles_get_buffer, "tiles", "out"),
+    NC(aimc_tiles_get_choppers, "tiles"), /* c_in, c_out may be NULL */
+    NC(aimc_tiles_get_stats, "tiles", "stats"),
+    NC(aimc_tiles_reset_stats, "tiles"),
+    NC(aimc_network_desc_mlp, "desc", "sizes"), /* config NULL: default */
+    NC(aimc_network_create, "ctx", "desc", "net"),
+    NC(aimc_network_replicas, "net", "replicas"),
+    NC(aimc_network_sweep_value, "net", "value"),
+    NC(aimc_network_desc_get, "net", "desc"),
+    NC(aimc_network_layer_tiles, "net", "tiles"),
+    NC(aimc_network_forward, "net", "x", "y"),
+    NC(aimc_network_train_batch, "net", "x", "labels"),
+    NC(aimc_network_evaluate, "net", "x", "labels", "correct"),
+    NC(aimc_network_set_learning_rate, "net"),
+    NC(aimc_network_pulses, "net", "pulses", "weights"),
+    NC(aimc_network_get_bias, "net", "b"),
+    NC(aimc_network_program_layer, "net", "w"),
+    NC(aimc_network_get_layer, "net", "w"),
+    NC(aimc_network_save, "net", "path", "user"),
+    NC(aimc_network_load, "ctx", "path", "net", "user"), /* user_len may be NULL */
+    NC(aimc_tiles_save_state, "tiles", "", "len"),
+    NC(aimc_tiles_load_state, "ctx", "buf", "tiles"),
+    NC(aimc_idx_load, "path", "out"),
+    NC(aimc_idx_normalize, "idx", "out"),
+    NC(aimc_permutation, "perm"),
+};
+
+Test(nulls, every_pointer_argument_of_every_public_function, .init = make_tmp_dir,
+     .fini = remove_tmp_dir, .timeout = 60) {
+  static nfx_t fx;
+  nfx_t *f = &fx;
+  memset(f, 0, sizeof *f);
+  f->ctx = cpu();
+  aimc_tile_config_default(&f->cfg);
+  f->tiles = make_tiles(f->ctx, &f->cfg);
+  aimc_tile_config_t cc;
+  CK(aimc_tile_config_preset(&cc, AIMC_ALGO_CHOPPED_TTV2, AIMC_PRESET_IDEALIZED));
+  f->chopped = make_tiles(f->ctx, &cc);
+  f->net = make_net(f->ctx, &f->cfg);
+  aimc_context_desc_default(&f->cd);
+  f->cd.backend = AIMC_BACKEND_CPU;
+  aimc_tiles_desc_default(&f->td);
+  f->td.rows = ROWS, f->td.cols = COLS, f->td.n_tiles = NT, f->td.config = f->cfg;
+  f->sizes[0] = IN, f->sizes[1] = HID, f->sizes[2] = CLS;
+  CK(aimc_network_desc_mlp(&f->nd, 3, f->sizes, AIMC_ACT_TANH, &f->cfg));
+  for (size_t i = 0; i < sizeof f->v / sizeof *f->v; ++i) f->v[i] = 0.01f;
+  snprintf(f->path, sizeof f->path, "%s/net.aimc", tmp_dir);
+  snprintf(f->missing, sizeof f->missing, "%s/missing.idx", tmp_dir);
+  CK(aimc_network_save(f->net, f->path, NULL, 0));
+  CK(aimc_tiles_save_state(f->tiles, f->blob, sizeof f->blob, &f->blob_len));
+  static uint8_t idx_data[4] = {1, 2, 3, 4};
+  f->idx.n_dims = 1, f->idx.dims[0] = 4, f->idx.count = 4, f->idx.data = idx_data;
+  /* every call is valid with no NULL (k = -1) except those meant to fail */
+  int checked = 0, failed = 0;
+  for (size_t c = 0; c < sizeof null_cases / sizeof *null_cases; ++c) {
+    const ncase_t *nc = &null_cases[c];
+    for (int k = 0; k < 6 && nc->args[k]; ++k) {
+      if (!nc->args[k][0]) continue;
+      aimc_status_t s = nc->call(f, k);
+      if (s == AIMC_OK || !strstr(aimc_last_error(), nc->args[k])) {
+        fprintf(stderr, "%s with %s NULL: %s \"%s\"\n", nc->fn, nc->args[k],
+                aimc_status_string(s), s == AIMC_OK ? "" : aimc_last_error());
+        ++failed;
+      }
+      ++checked;
+    }
+  }
+  cr_assert_eq(failed, 0, "%d of %d NULL arguments not refused by name (listed above)", failed,
+               checked);
+  cr_assert_gt(checked, 120);
+  /* documented optional pointers */
+  CK(aimc_tiles_shape(f->tiles, NULL, NULL, NULL));
+  CK(aimc_tiles_get_choppers(f->chopped, NULL, NULL));
+  CK(aimc_network_desc_mlp(&f->nd, 3, f->sizes, AIMC_ACT_TANH, NULL));
+  aimc_network_t *loaded = NULL;
+  CK(aimc_network_load(f->ctx, f->path, &loaded, NULL, 0, NULL));
+  aimc_network_destroy(loaded);
+  size_t need = 0;
+  CK(aimc_tiles_save_state(f->tiles, NULL, 0, &need));
+  cr_assert_eq(need, f->blob_len);
+  /* NULL is allowed (documented) where these functions have nothing to do */
+  aimc_context_desc_default(NULL);
+  aimc_update_desc_default(NULL);
+  aimc_tile_config_default(NULL);
+  aimc_tiles_desc_default(NULL);
+  aimc_tiles_destroy(NULL);
+  aimc_network_destroy(NULL);
+  aimc_context_destroy(NULL);
+  aimc_idx_free(NULL);
+  aimc_free(f->ctx, NULL);
+  aimc_free(NULL, NULL);
+  (void)aimc_context_backend(NULL);
+  (void)aimc_context_last_error(NULL);
+  aimc_network_destroy(f->net);
+  aimc_tiles_destroy(f->tiles);
+  aimc_tiles_destroy(f->chopped);
+  aimc_context_destroy(f->ctx);
 }

@@ -379,10 +379,11 @@ Test(arguments, failing_calls_change_nothing) {
   CK(aimc_tiles_update(t, x, d, 2));
   snapshot_t s0, s1;
   take(t, &s0);
-  EXPECT_FAIL(aimc_tiles_forward(t, NULL, y, 2), "in (the input array) is NULL");
-  EXPECT_FAIL(aimc_tiles_forward(t, x, NULL, 2), "out (the output array) is NULL");
+  EXPECT_FAIL(aimc_tiles_forward(t, NULL, y, 2), "x (the input array) is NULL");
+  EXPECT_FAIL(aimc_tiles_forward(t, x, NULL, 2), "y (the output array) is NULL");
   EXPECT_FAIL(aimc_tiles_forward(t, x, y, -1), "batch = -1");
-  EXPECT_FAIL(aimc_tiles_backward(t, NULL, y, 2), "in (the input array) is NULL");
+  EXPECT_FAIL(aimc_tiles_backward(t, NULL, y, 2), "d (the input array) is NULL");
+  EXPECT_FAIL(aimc_tiles_mvm_ex(t, AIMC_FORWARD, NULL, 8, y, 2), "in (the input array) is NULL");
   EXPECT_FAIL(aimc_tiles_mvm_ex(t, (aimc_direction_t)4, x, 8, y, 2), "dir = 4");
   EXPECT_FAIL(aimc_tiles_mvm_ex(t, AIMC_FORWARD, x, 3, y, 2), "in_tile_stride = 3");
   EXPECT_FAIL(aimc_tiles_update(t, NULL, d, 2), "x is NULL");
