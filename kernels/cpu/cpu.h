@@ -5,7 +5,7 @@
 #ifndef AIMC_CPU_H
 #define AIMC_CPU_H
 
-#include "host/internal.h"
+#include "kernels/backend.h"
 #include "kernels/cpu/cpu_simd.h"
 
 /* Threads for a loop of about `work` element operations: the context's

@@ -10,7 +10,7 @@
 #ifndef AIMC_CUDA_H
 #define AIMC_CUDA_H
 
-#include "host/internal.h"
+#include "kernels/backend.h"
 
 #ifdef __cplusplus
 extern "C" {
