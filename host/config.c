@@ -269,6 +269,7 @@ typedef struct field {
 /* g is the group member of aimc_tile_config_t (device, forward, ...), f the field */
 #define FR(g, f, lo, hi) {#g "." #f, OFS(g.f), FT_F32, lo, hi, 0, 0, 0, 0, 0}
 #define FP(g, f) {#g "." #f, OFS(g.f), FT_F32, 0, INF, 1, 0, 0, 0, 0}
+#define FRO(g, f, lo, hi) {#g "." #f, OFS(g.f), FT_F32, lo, hi, 0, 1, 0, 0, 0} /* [lo, hi) */
 #define FA(g, f) {#g "." #f, OFS(g.f), FT_F32, -INF, INF, 0, 0, 0, 0, 0}
 #define FB(g, f) {#g "." #f, OFS(g.f), FT_BOOL, 0, 1, 0, 0, 0, 0, 0}
 #define FI(g, f, lo, hi) {#g "." #f, OFS(g.f), FT_I32, lo, hi, 0, 0, 0, 0, 0}
@@ -340,7 +341,9 @@ static const field_t fields[] = {
     FB(algorithm, in_chop_random),
     FR(algorithm, out_chop_prob, 0, 1),
     FB(algorithm, auto_scale),
-    FR(algorithm, auto_momentum, 0, 1),
+    /* below 1: with momentum 1 the running maxima freeze at the first sample's,
+     * and no later sample's rate base / (mx md) has a bound (docs/physics.md) */
+    FRO(algorithm, auto_momentum, 0, 1),
     FR(algorithm, auto_granularity, 0, INF),
     FP(algorithm, buffer_granularity),
     FB(algorithm, correct_gradient_magnitudes),

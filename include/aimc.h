@@ -394,7 +394,7 @@ typedef struct aimc_algorithm_desc {
   int32_t in_chop_random;      /* random flips (CHOPPED 1) or every max(ceil(1/p),2) reads (AGAD 0) */
   float out_chop_prob;         /* output chopper flip probability per sweep (0) */
   int32_t auto_scale;          /* scale the A update by running maxima of |x|, |d| (0) */
-  float auto_momentum;         /* (0.99) */
+  float auto_momentum;         /* (0.99), in [0, 1) */
   float auto_granularity;      /* buffer granularity factor, 0 = off (0) */
   float buffer_granularity;    /* (1) */
   int32_t correct_gradient_magnitudes; /* (0) */

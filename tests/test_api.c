@@ -174,7 +174,7 @@ static const bad_field_t bad_fields[] = {
     FLD(algorithm.in_chop_random, I, 2),
     FLD(algorithm.out_chop_prob, F, 2),
     FLD(algorithm.auto_scale, I, 2),
-    FLD(algorithm.auto_momentum, F, 1.5),
+    FLD(algorithm.auto_momentum, F, 1.0), /* [0, 1): 1 is refused */
     FLD(algorithm.auto_granularity, F, -1),
     FLD(algorithm.buffer_granularity, F, 0),
     FLD(algorithm.correct_gradient_magnitudes, I, 2),
