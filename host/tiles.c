@@ -438,17 +438,49 @@ int aimc_tiles_tt_exact(const aimc_tiles_t *tiles) {
   return 0;
 }
 
+/* The direction of Tiki-Taka's transfer reads of A. */
+static int tt_read_dir(const aimc_tile_params_t *tp) {
+  return tp->algo.transfer_columns ? AIMC_TRANSFER_FORWARD : AIMC_TRANSFER_BACKWARD;
+}
+
+/* Normals are cut at sqrt(2 ln 2^24) = 5.77 by their 24-bit uniforms
+ * (kernels/common/rng.h): a bound on |z| for noise bounds. */
+#define NORMAL_MAX 6.0
+
+/* Largest |analog output| of a read without an output bound (out_bound
+ * infinite) of weights |w| <= a_max over n_in inputs: each input clipped to
+ * inp_bound plus its input noise, the product, weight noise (additive or
+ * PCM), output noise, and one ADC step of rounding; nonlinearity and
+ * asymmetry only shrink it. */
+static double analog_output_bound(const aimc_io_params_t *p, double a_max, int64_t n_in) {
+  double in_max = (double)p->inp_bound + NORMAL_MAX * (double)p->inp_noise;
+  double n = (double)n_in;
+  double y = n * a_max * in_max;
+  if (p->w_noise_type == AIMC_W_NOISE_ADDITIVE_CONSTANT)
+    y += NORMAL_MAX * (double)p->w_noise * sqrt(n) * in_max;
+  else if (p->w_noise_type == AIMC_W_NOISE_PCM_READ)
+    y += NORMAL_MAX * (double)p->w_noise * sqrt(n * a_max) * in_max;
+  double sigma = (double)p->out_noise;
+  if (p->out_noise_std > 0.0f) sigma *= 1.0 + NORMAL_MAX * (double)p->out_noise_std;
+  return y + NORMAL_MAX * sigma + (double)p->out_step;
+}
+
 /* Largest |v| a Tiki-Taka transfer read of A can give (the input is one-hot,
  * 1 at the read line): with a finite out_bound, out_bound times the largest
  * digital rescale out_scale / input scale over the bound-management rounds
  * (kernels/cpu/cpu_mvm.c's loop, replayed); with perfect reads out_scale x
  * a_max (-1 when a_max is unknown). -1: no bound known. */
-static double tt_read_bound(const aimc_tile_params_t *tp, double a_max) {
-  int dir = tp->algo.transfer_columns ? AIMC_TRANSFER_FORWARD : AIMC_TRANSFER_BACKWARD;
+static double tt_read_bound(const aimc_tile_params_t *tp, double a_max, int64_t rows,
+                            int64_t cols) {
+  int dir = tt_read_dir(tp);
   const aimc_io_params_t *p = &tp->io[dir];
   if (p->perfect) return a_max < 0.0 ? -1.0 : fabs((double)p->out_scale) * a_max;
-  if (!(p->out_bound < AIMC_INF)) return -1.0;
   int transposed = dir == AIMC_TRANSFER_BACKWARD;
+  double y_max = (double)p->out_bound; /* the analog output before the rescale */
+  if (!(p->out_bound < AIMC_INF)) {
+    if (a_max < 0.0) return -1.0;
+    y_max = analog_output_bound(p, a_max, transposed ? rows : cols);
+  }
   int use_nm = p->nm != AIMC_NM_NONE, use_bm = p->bm != AIMC_BM_NONE;
   float nm_s = 1.0f;
   if (use_nm) {
@@ -468,40 +500,78 @@ static double tt_read_bound(const aimc_tile_params_t *tp, double a_max) {
     }
     double g = fabs((double)aimc_io_rescale(p, aimc_io_input_scale(use_nm, nm_s, use_bm, r)));
     if (!(g <= f)) f = g; /* NaN or inf: no bound */
-    if (!use_bm || !aimc_io_bm_continue(p, r)) return (double)p->out_bound * f;
+    if (!use_bm || !aimc_io_bm_continue(p, r)) return y_max * f;
     r = r * 2.0f;
   }
   return -1.0;
 }
 
+/* Largest |visible weight| of a pulsed or reset A: its device state h stays
+ * within the bounds of its planes (pulses and resets clip), and the weight
+ * is h - reference plus write noise of at most NORMAL_MAX sigma. */
+static aimc_status_t device_weight_bound(aimc_tiles_t *tiles, const aimc_check_shape_t *sh,
+                                         double *out) {
+  const aimc_array_t *arr = &tiles->st.arr[AIMC_ARRAY_FAST];
+  static const int planes[3] = {AIMC_PLANE_MIN_BOUND, AIMC_PLANE_MAX_BOUND, AIMC_PLANE_REFERENCE};
+  double b = 0.0, ref = 0.0;
+  for (int k = 0; k < 3; ++k) {
+    if (!arr->plane[planes[k]]) continue;
+    float m = 0.0f;
+    aimc_status_t s = aimc_check_finite(tiles->ctx, "a device parameter of A",
+                                        arr->plane[planes[k]], sh, &m);
+    if (s != AIMC_OK) return s;
+    if (k < 2 && m > b) b = m;
+    if (k == 2) ref = m;
+  }
+  double noise = 0.0;
+  for (int64_t t = 0; t < tiles->st.n_tiles; ++t) {
+    const aimc_tile_params_t *tp = &tiles->hparams[t];
+    double wn = (double)aimc_array_dev(tp, AIMC_ARRAY_FAST)->write_noise;
+    if (wn > noise) noise = wn;
+  }
+  *out = b + ref + NORMAL_MAX * noise;
+  return AIMC_OK;
+}
+
 /* Tiki-Taka's exact writes into C: every element of C's device state h
  * changes by at most |transfer rate| x max|v| per transfer read, and a batch
  * makes at most batch x n_reads_per_transfer reads (a transfer period is at
- * least one sample). max|v| from tt_read_bound; for perfect reads max|A|
- * during the batch is bounded by max|A| before plus A's exact step (A
- * pulsed or reset: no bound known, documented). */
+ * least one sample). max|v| from tt_read_bound; where it needs max|A| (perfect
+ * reads, or no output bound), an exact A is bounded during the batch by
+ * max|A| before plus A's exact step, a pulsed or reset A by its device
+ * bounds (device_weight_bound), and A of both kinds by the larger. */
 static aimc_status_t tt_write_bound(aimc_tiles_t *tiles, int64_t batch, float x_max, float d_max,
                                     double a_step) {
   const aimc_tile_params_t *hp = tiles->hparams;
   int64_t nt = tiles->st.n_tiles;
   aimc_check_shape_t sh = {1, 0, nt * tiles->st.rows, tiles->st.cols, NULL, NULL, "element"};
   double a_max = -1.0;
-  int need_a = 0;
-  for (int64_t t = 0; t < nt; ++t) need_a |= hp[t].io[AIMC_TRANSFER_FORWARD].perfect ||
-                                            hp[t].io[AIMC_TRANSFER_BACKWARD].perfect;
-  if (need_a && a_step >= 0.0 && hp[0].upd[0].pulse_type == AIMC_PULSE_NONE &&
-      !(hp[0].algo.with_reset_prob > 0.0f)) {
+  int need_a = 0, exact_a = 0, device_a = 0;
+  for (int64_t t = 0; t < nt; ++t) {
+    const aimc_io_params_t *io = &hp[t].io[tt_read_dir(&hp[t])];
+    need_a |= io->perfect || !(io->out_bound < AIMC_INF);
+    exact_a |= hp[t].upd[0].pulse_type == AIMC_PULSE_NONE;
+    /* pulsed or reset: A's state stays within its device bounds */
+    device_a |= hp[t].upd[0].pulse_type != AIMC_PULSE_NONE || hp[t].algo.with_reset_prob > 0.0f;
+  }
+  if (need_a && exact_a && a_step >= 0.0) {
     float m = 0.0f;
     aimc_status_t s = aimc_check_finite(tiles->ctx, "the weights of A",
                                         tiles->st.arr[AIMC_ARRAY_FAST].w, &sh, &m);
     if (s != AIMC_OK) return s;
     a_max = (double)m + a_step;
   }
+  if (need_a && device_a && (a_max >= 0.0 || !exact_a)) {
+    double db = 0.0;
+    aimc_status_t s = device_weight_bound(tiles, &sh, &db);
+    if (s != AIMC_OK) return s;
+    if (db > a_max) a_max = db;
+  }
   (void)x_max, (void)d_max;
   double step = 0.0;
   for (int64_t t = 0; t < nt; ++t) {
     if (hp[t].upd[1].pulse_type != AIMC_PULSE_NONE) continue;
-    double v = tt_read_bound(&hp[t], a_max);
+    double v = tt_read_bound(&hp[t], a_max, tiles->st.rows, tiles->st.cols);
     if (v < 0.0) return AIMC_OK; /* no bound known: documented in docs/physics.md */
     double st = fabs((double)aimc_transfer_rate(&hp[t])) * v * (double)batch *
                 (double)hp[t].algo.n_reads;

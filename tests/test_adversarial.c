@@ -260,13 +260,15 @@ Test(nonfinite, exact_updates_that_would_overflow_are_refused, .timeout = 60) {
 Test(nonfinite, auto_scaled_and_tiki_taka_exact_updates_that_would_overflow_are_refused,
      .timeout = 60) {
   aimc_context_t *ctx = cpu();
-  for (int k = 0; k < 4; ++k) {
+  for (int k = 0; k < 6; ++k) {
     aimc_tile_config_t cfg;
     aimc_tile_config_default(&cfg);
     const char *what = k == 0   ? "chopped TTv2 auto_scale"
                        : k == 1 ? "AGAD auto_scale"
                        : k == 2 ? "Tiki-Taka"
-                                : "Tiki-Taka, perfect transfer reads";
+                       : k == 3 ? "Tiki-Taka, perfect transfer reads"
+                       : k == 4 ? "Tiki-Taka, perfect transfer reads of a pulsed A"
+                                : "Tiki-Taka, transfer reads without an output bound";
     if (k < 2) {
       CK(aimc_tile_config_algorithm(&cfg, k == 0 ? AIMC_ALGO_CHOPPED_TTV2 : AIMC_ALGO_AGAD));
       cfg.update.pulse_type = AIMC_PULSE_NONE;
@@ -280,7 +282,9 @@ Test(nonfinite, auto_scaled_and_tiki_taka_exact_updates_that_would_overflow_are_
       cfg.algorithm.scale_transfer_lr = 0;
       cfg.algorithm.transfer_every = 1;
       cfg.update.learning_rate = 1.0f;
-      cfg.transfer.is_perfect = k == 3;
+      cfg.transfer.is_perfect = k == 3 || k == 4;
+      if (k == 4) cfg.update.pulse_type = AIMC_PULSE_STOCHASTIC_COMPRESSED;
+      if (k == 5) cfg.transfer.out_bound = INFINITY, cfg.transfer.out_res = 0.0f;
     }
     CK(aimc_tile_config_validate(&cfg));
     aimc_tiles_t *a = make_tiles(ctx, &cfg), *b = make_tiles(ctx, &cfg);
