@@ -78,18 +78,16 @@ AIMC_HD float aimc_io_input(const aimc_io_params_t *p, float v, float scale, aim
 
 /* Finish one analog output y (the product plus weight noise, see
  * aimc_io_weight_noise): nonlinearity with per-output slope nl, output
- * asymmetry, output noise of std sigma, ADC, clip. Sets *hit when the
- * bound-management test fails (a clipped output). */
-AIMC_HD float aimc_io_output(const aimc_io_params_t *p, float y, float nl, float sigma,
-                             aimc_u32x4 w, int *hit) {
+ * asymmetry, output noise sigma z1 (z1 a standard normal), ADC (rounding
+ * word w2), clip. Sets *hit when the bound-management test fails (a clipped
+ * output). Takes its random numbers drawn, so that a backend may draw them
+ * for many outputs at once (the CPU's vector paths). */
+AIMC_HD float aimc_io_output_z(const aimc_io_params_t *p, float y, float nl, float sigma,
+                               float z1, uint32_t w2, int *hit) {
   if (p->has_nonlinearity) y = y / (1.0f + aimc_absf(nl * y));
   if (p->out_asymmetry > 0.0f && y < 0.0f) y = y * (1.0f - p->out_asymmetry);
-  if (sigma > 0.0f) {
-    float z0, z1;
-    aimc_normal2(w.v[0], w.v[1], &z0, &z1);
-    y = y + sigma * z1;
-  }
-  y = aimc_quantize(y, p->out_step, p->out_sto_round, aimc_u01(w.v[2]));
+  if (sigma > 0.0f) y = y + sigma * z1;
+  y = aimc_quantize(y, p->out_step, p->out_sto_round, aimc_u01(w2));
   if (y > p->out_bound) {
     y = p->out_bound;
     *hit = 1;
@@ -100,13 +98,29 @@ AIMC_HD float aimc_io_output(const aimc_io_params_t *p, float y, float nl, float
   return y;
 }
 
-/* Output-referred weight noise: q is ||x'||^2 (additive constant) or
- * sum_j |w_ij| x'_j^2 (PCM read), as the backend accumulates it. */
+/* aimc_io_output_z with its numbers from the output's words w: the second
+ * normal of w0, w1 (drawn only when there is output noise) and w2. */
+AIMC_HD float aimc_io_output(const aimc_io_params_t *p, float y, float nl, float sigma,
+                             aimc_u32x4 w, int *hit) {
+  float z0 = 0.0f, z1 = 0.0f;
+  if (sigma > 0.0f) aimc_normal2(w.v[0], w.v[1], &z0, &z1);
+  return aimc_io_output_z(p, y, nl, sigma, z1, w.v[2], hit);
+}
+
+/* Output-referred weight noise with the standard normal z0: q is ||x'||^2
+ * (additive constant) or sum_j |w_ij| x'_j^2 (PCM read), as the backend
+ * accumulates it. */
+AIMC_HD float aimc_io_weight_noise_z(const aimc_io_params_t *p, float y, float q, float z0) {
+  if (p->w_noise_type == AIMC_W_NOISE_NONE || !(p->w_noise > 0.0f)) return y;
+  return y + p->w_noise * sqrtf(q) * z0;
+}
+
+/* aimc_io_weight_noise_z with z0 the first normal of the output's words. */
 AIMC_HD float aimc_io_weight_noise(const aimc_io_params_t *p, float y, float q, aimc_u32x4 w) {
   if (p->w_noise_type == AIMC_W_NOISE_NONE || !(p->w_noise > 0.0f)) return y;
   float z0, z1;
   aimc_normal2(w.v[0], w.v[1], &z0, &z1);
-  return y + p->w_noise * sqrtf(q) * z0;
+  return aimc_io_weight_noise_z(p, y, q, z0);
 }
 
 /* Input scale of one pass: 1/s with noise management, /r with bound

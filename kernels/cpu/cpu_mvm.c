@@ -19,29 +19,6 @@ static void product(const aimc_simd_ops_t *ops, const float *w, int64_t rows, in
     ops->dot_rows(w, rows, cols, v, y);
 }
 
-/* aimc_io_weight_noise with its normal z0 drawn already (io_normals). */
-static float io_weight_noise_z(const aimc_io_params_t *p, float y, float q, float z0) {
-  if (p->w_noise_type == AIMC_W_NOISE_NONE || !(p->w_noise > 0.0f)) return y;
-  return y + p->w_noise * sqrtf(q) * z0;
-}
-
-/* aimc_io_output with its normal z1 and rounding word w2 drawn already. */
-static float io_output_z(const aimc_io_params_t *p, float y, float nl, float sigma, float z1,
-                         uint32_t w2, int *hit) {
-  if (p->has_nonlinearity) y = y / (1.0f + aimc_absf(nl * y));
-  if (p->out_asymmetry > 0.0f && y < 0.0f) y = y * (1.0f - p->out_asymmetry);
-  if (sigma > 0.0f) y = y + sigma * z1;
-  y = aimc_quantize(y, p->out_step, p->out_sto_round, aimc_u01(w2));
-  if (y > p->out_bound) {
-    y = p->out_bound;
-    *hit = 1;
-  } else if (y < -p->out_bound) {
-    y = -p->out_bound;
-    if (p->bm_test_negative_bound) *hit = 1;
-  }
-  return y;
-}
-
 /* q_o of the PCM read noise: sum over inputs of |w| v^2 (forward: in
  * reduce.h's tree order, as the GPU; backward: rows in order). */
 static void pcm_moments(const float *w, int64_t rows, int64_t cols, int transposed,
@@ -131,8 +108,8 @@ int aimc_cpu_read_vector(const aimc_tile_params_t *tp, int dir, const float *w, 
     for (int64_t o = 0; o < n_out; ++o) {
       float q = p->w_noise_type == AIMC_W_NOISE_PCM_READ ? s->q[o] : q_add;
       if (out_random) {
-        float y = io_weight_noise_z(p, s->y[o], q, s->z0[o]);
-        out[o] = io_output_z(p, y, s->nl[o], s->sigma[o], s->z1[o], s->w2[o], &hit);
+        float y = aimc_io_weight_noise_z(p, s->y[o], q, s->z0[o]);
+        out[o] = aimc_io_output_z(p, y, s->nl[o], s->sigma[o], s->z1[o], s->w2[o], &hit);
       } else {
         float y = aimc_io_weight_noise(p, s->y[o], q, zero_words);
         out[o] = aimc_io_output(p, y, s->nl[o], s->sigma[o], zero_words, &hit);
