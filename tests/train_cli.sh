@@ -65,6 +65,17 @@ grep -q '"label": "forward.out_noise=0.1"' "$work/straight/results.json" || fail
 cut -d, -f1-9 "$work/straight/results.csv" > "$work/a.csv"
 cut -d, -f1-9 "$work/resumed/results.csv" > "$work/b.csv"
 cmp -s "$work/a.csv" "$work/b.csv" || fail "resumed run differs: $(diff "$work/a.csv" "$work/b.csv")"
+# the training loop's own time (bench/run_cpu_vs_aihwkit.sh reads it): positive
+# for the epochs a process trained, null for those it read from a checkpoint
+python3 - "$work/straight/results.json" "$work/resumed/results.json" <<'EOF' || fail "train_seconds in results.json"
+import json, sys
+straight = json.load(open(sys.argv[1]))["epochs"]
+resumed = json.load(open(sys.argv[2]))["epochs"]
+assert all(e["train_seconds"] > 0 and e["train_samples_per_second"] > 0 for e in straight), straight
+assert all(e["train_seconds"] <= e["seconds"] + 0.0005 for e in straight), straight  # seconds: 3 decimals
+assert resumed[0]["train_seconds"] is None and resumed[0]["train_samples_per_second"] is None, resumed
+assert resumed[1]["train_seconds"] > 0, resumed
+EOF
 
 # a damaged checkpoint is refused with the path named
 head -c 1000 "$work/resumed/checkpoint.aimc" > "$work/cut.aimc"

@@ -16,12 +16,15 @@ int history_init(history_t *h, int32_t replicas, int32_t cap) {
   h->replicas = replicas, h->epochs = 0, h->cap = cap;
   h->epoch = calloc((size_t)cap, sizeof *h->epoch);
   h->rep = calloc((size_t)cap * (size_t)replicas, sizeof *h->rep);
-  return h->epoch && h->rep;
+  h->train_seconds = malloc((size_t)cap * sizeof *h->train_seconds);
+  for (int32_t e = 0; h->train_seconds && e < cap; ++e) h->train_seconds[e] = NAN;
+  return h->epoch && h->rep && h->train_seconds;
 }
 
 void history_free(history_t *h) {
   free(h->epoch);
   free(h->rep);
+  free(h->train_seconds);
   memset(h, 0, sizeof *h);
 }
 
@@ -277,6 +280,11 @@ static int write_json(const run_info_t *info, const history_t *h) {
     fprintf(f, "%s\n    {\"epoch\": %d", e ? "," : "", e + 1);
     json_field(f, ", ", "lr", "%.9g", (double)h->epoch[e].lr);
     json_field(f, ", ", "seconds", "%.3f", h->epoch[e].seconds);
+    /* the training loop alone, for speed comparisons (bench/run_cpu_vs_aihwkit.sh) */
+    double ts = h->train_seconds[e];
+    json_field(f, ", ", "train_seconds", "%.6f", ts);
+    json_field(f, ", ", "train_samples_per_second", "%.3f",
+               ts > 0.0 ? (double)info->train_samples / ts : NAN);
     fprintf(f, ", \"configurations\": [");
     for (int32_t c = 0; c < info->n_configs; ++c) {
       stats_t a = config_stats(info, h, e, c, 1), l = config_stats(info, h, e, c, 0);

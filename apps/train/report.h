@@ -24,6 +24,10 @@ typedef struct history {
   int32_t replicas, epochs, cap;
   epoch_result_t *epoch;   /* [cap] */
   replica_result_t *rep;   /* [cap][replicas] */
+  /* [cap] seconds of the training loop alone (no test, no checks, no files)
+   * of the epochs this process trained; NaN for epochs read from a
+   * checkpoint (not stored there: the block's format stays as it is) */
+  double *train_seconds;
 } history_t;
 
 int history_init(history_t *h, int32_t replicas, int32_t cap);
