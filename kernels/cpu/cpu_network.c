@@ -6,6 +6,18 @@
 #include "kernels/common/network.h"
 #include "kernels/cpu/cpu.h"
 
+/* Threads for a network loop of about `work` simple element operations:
+ * one below NET_MIN_WORK per thread even when the context asks for more.
+ * These loops (a layer's vectors at training batch sizes: hundreds to a few
+ * thousand floats) take microseconds, less than waking a second thread and
+ * joining it again; results do not depend on the count. */
+enum { NET_MIN_WORK = 1 << 14 };
+static int net_threads(const aimc_context_t *ctx, int64_t work) {
+  int nt = aimc_cpu_threads(ctx, work);
+  int64_t useful = work / NET_MIN_WORK;
+  return useful < 1 ? 1 : (useful < nt ? (int)useful : nt);
+}
+
 /* Grid blocks along the side: columns for inputs, rows for outputs. */
 static int64_t side_n(const aimc_layer_map_t *m, int side) { return side ? m->out : m->in; }
 static int64_t side_grid(const aimc_layer_map_t *m, int side) { return side ? m->grid_r : m->grid_c; }
@@ -16,7 +28,7 @@ aimc_status_t aimc_cpu_net_gather(aimc_context_t *ctx, const aimc_layer_map_t *m
                                   float *tiles) {
   int64_t per_rep = (int64_t)m->grid_r * m->grid_c, n_tiles = per_rep * m->replicas;
   int64_t n = side_n(m, side), g = side_grid(m, side), w = side_width(m, side);
-#pragma omp parallel for schedule(static) num_threads(aimc_cpu_threads(ctx, n_tiles * batch * w))
+#pragma omp parallel for schedule(static) num_threads(net_threads(ctx, n_tiles * batch * w))
   for (int64_t t = 0; t < n_tiles; ++t) {
     int64_t k = t / per_rep, cell = t % per_rep;
     int64_t blk = side ? cell / m->grid_c : cell % m->grid_c;
@@ -35,7 +47,7 @@ aimc_status_t aimc_cpu_net_reduce(aimc_context_t *ctx, const aimc_layer_map_t *m
   int64_t per_rep = (int64_t)m->grid_r * m->grid_c;
   int64_t n = side_n(m, side), g = side_grid(m, side), w = side_width(m, side);
   int64_t other = side ? m->grid_c : m->grid_r; /* the grid dimension summed over */
-#pragma omp parallel for schedule(static) num_threads(aimc_cpu_threads(ctx, m->replicas * batch * n * other))
+#pragma omp parallel for schedule(static) num_threads(net_threads(ctx, m->replicas * batch * n * other))
   for (int64_t kb = 0; kb < (int64_t)m->replicas * batch; ++kb) {
     int64_t k = kb / batch, b = kb % batch;
     float *dst = v + (k * batch + b) * n;
@@ -52,16 +64,43 @@ aimc_status_t aimc_cpu_net_reduce(aimc_context_t *ctx, const aimc_layer_map_t *m
   return AIMC_OK;
 }
 
+/* One row of a layer's outputs: bias, then the activation. */
+static inline __attribute__((always_inline)) void activate_row_body(int32_t act, const float *bias,
+                                                                    int64_t n, float *row) {
+  for (int64_t i = 0; i < n; ++i) row[i] = aimc_activate(act, bias ? row[i] + bias[i] : row[i]);
+}
+
+typedef void (*activate_row_fn)(int32_t act, const float *bias, int64_t n, float *row);
+
+static void activate_row(int32_t act, const float *bias, int64_t n, float *row) {
+  activate_row_body(act, bias, n, row);
+}
+
+#if defined(AIMC_SIMD_X86)
+/* The same row compiled for CPUs with FMA: aimc_expf's fmaf become fused
+ * instructions instead of calls into libm (the same correctly rounded
+ * result: the same bits). Chosen with the SIMD path (AIMC_CPU_SIMD=portable
+ * keeps the plain one); every x86 SIMD path implies FMA. */
+__attribute__((target("fma"))) static void activate_row_fma(int32_t act, const float *bias,
+                                                            int64_t n, float *row) {
+  activate_row_body(act, bias, n, row);
+}
+#endif
+
+static activate_row_fn pick_activate_row(void) {
+#if defined(AIMC_SIMD_X86)
+  if (aimc_cpu_simd() != &aimc_simd_portable) return activate_row_fma;
+#endif
+  return activate_row;
+}
+
 aimc_status_t aimc_cpu_net_activate(aimc_context_t *ctx, const aimc_layer_map_t *m,
                                     const float *bias, int64_t batch, float *y) {
-#pragma omp parallel for schedule(static) num_threads(aimc_cpu_threads(ctx, 8 * m->replicas * batch * m->out))
+  activate_row_fn row_fn = pick_activate_row();
+#pragma omp parallel for schedule(static) num_threads(net_threads(ctx, 8 * m->replicas * batch * m->out))
   for (int64_t kb = 0; kb < (int64_t)m->replicas * batch; ++kb) {
     int64_t k = kb / batch;
-    float *row = y + kb * m->out;
-    for (int64_t i = 0; i < m->out; ++i) {
-      float v = bias ? row[i] + bias[k * m->out + i] : row[i];
-      row[i] = aimc_activate(m->activation, v);
-    }
+    row_fn(m->activation, bias ? bias + k * m->out : NULL, m->out, y + kb * m->out);
   }
   return AIMC_OK;
 }
@@ -69,7 +108,7 @@ aimc_status_t aimc_cpu_net_activate(aimc_context_t *ctx, const aimc_layer_map_t 
 aimc_status_t aimc_cpu_net_activation_grad(aimc_context_t *ctx, const aimc_layer_map_t *m,
                                            const float *y, int64_t batch, float *d) {
   int64_t n = (int64_t)m->replicas * batch * m->out;
-#pragma omp parallel for schedule(static) num_threads(aimc_cpu_threads(ctx, n))
+#pragma omp parallel for schedule(static) num_threads(net_threads(ctx, n))
   for (int64_t q = 0; q < n; ++q) d[q] = d[q] * aimc_activation_slope(m->activation, y[q]);
   return AIMC_OK;
 }
@@ -99,7 +138,7 @@ aimc_status_t aimc_cpu_net_softmax_ce(aimc_context_t *ctx, int32_t replicas, int
 
 aimc_status_t aimc_cpu_net_bias_update(aimc_context_t *ctx, const aimc_layer_map_t *m,
                                        const float *d, int64_t batch, float lr, float *bias) {
-#pragma omp parallel for schedule(static) num_threads(aimc_cpu_threads(ctx, m->replicas * m->out * batch))
+#pragma omp parallel for schedule(static) num_threads(net_threads(ctx, m->replicas * m->out * batch))
   for (int64_t ki = 0; ki < (int64_t)m->replicas * m->out; ++ki) {
     int64_t k = ki / m->out, i = ki % m->out;
     float acc = 0.0f;
@@ -127,7 +166,7 @@ aimc_status_t aimc_cpu_net_count_correct(aimc_context_t *ctx, int32_t replicas, 
 aimc_status_t aimc_cpu_net_weights(aimc_context_t *ctx, const aimc_layer_map_t *m, int to_tiles,
                                    float *layer, float *tiles) {
   int64_t per_rep = (int64_t)m->grid_r * m->grid_c, n_tiles = per_rep * m->replicas;
-#pragma omp parallel for schedule(static) num_threads(aimc_cpu_threads(ctx, n_tiles * m->tr * m->tc))
+#pragma omp parallel for schedule(static) num_threads(net_threads(ctx, n_tiles * m->tr * m->tc))
   for (int64_t t = 0; t < n_tiles; ++t) {
     int64_t k = t / per_rep, r = (t % per_rep) / m->grid_c, c = t % m->grid_c;
     int64_t r0 = aimc_block_start(m->out, m->grid_r, r), rn = aimc_block_size(m->out, m->grid_r, r);
