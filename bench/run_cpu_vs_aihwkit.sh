@@ -92,10 +92,11 @@ done >>"$spec"
 # peer). Batch 10, lr 0.1, max tile 512, sigmoid: aimc-train's defaults.
 trainer_configs="sgd-gokmen-vlasov:sgd:gokmen-vlasov cttv2-reramsb:c-ttv2:reram-sb agad-reramsb:agad:reram-sb"
 trainer_batch=10
-# Median train_seconds of $trainer_reps one-epoch runs of aimc-train on
-# $trainer_samples samples (one seed, no checkpoint, 100 test samples: the
-# test is outside the timed loop).
-aimc_trainer() { # algorithm device threads cpus -> seconds
+# Medians of train_seconds and train_cpu_seconds (the loop's process CPU
+# time) of $trainer_reps one-epoch runs of aimc-train on $trainer_samples
+# samples (one seed, no checkpoint, 100 test samples: the test is outside the
+# timed loop).
+aimc_trainer() { # algorithm device threads cpus -> wall-seconds cpu-seconds
   local algorithm=$1 device=$2 threads=$3 cpus=$4 r
   for r in $(seq "$trainer_reps"); do
     OMP_WAIT_POLICY=$wait_policy OMP_NUM_THREADS=$threads taskset -c "$cpus" "./$build/apps/aimc-train" \
@@ -103,9 +104,12 @@ aimc_trainer() { # algorithm device threads cpus -> seconds
       --train-subset "$trainer_samples" --test-subset 100 --batch $trainer_batch \
       --threads "$threads" --checkpoint none --out "$tdir/out" --quiet >/dev/null 2>"$tdir/err" \
       || { cat "$tdir/err" >&2; exit 1; }
-    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["epochs"][0]["train_seconds"])' \
+    python3 -c 'import json, sys; e = json.load(open(sys.argv[1]))["epochs"][0]; print(e["train_seconds"], e["train_cpu_seconds"])' \
       "$tdir/out/results.json"
-  done | sort -g | awk '{ v[NR] = $1 } END { printf "%.6e\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+  done | awk 'function median(v, n,   i, j, t) {
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+      return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
+    { w[NR] = $1; c[NR] = $2 } END { printf "%.6e %.6e\n", median(w, NR), median(c, NR) }'
 }
 # Sleeping idle threads by default: on a machine shared with other jobs a
 # spinning OpenMP thread takes the core its partner needs (scripts/main.sh).
@@ -123,16 +127,19 @@ if [ -s "$spec" ]; then
   OMP_WAIT_POLICY=$wait_policy OMP_NUM_THREADS=2 taskset -c 0,1 "./$build/bench/bench_peer" --threads 2 --reps "$reps" <"$spec" \
     | tee "$spec.aimc2"
 fi
-# trainer lines: op config samples batch reps aihwkit-s aimc1-s aimc2-s
+# trainer lines: op config samples batch reps, then the median seconds of
+# aihwkit, aimc 1 thread, aimc 2 threads, then the median CPU seconds of
+# aihwkit and aimc on 1 thread
 for tc in $trainer_configs; do
   IFS=: read -r config algorithm device <<<"$tc"
   echo "trainer $config, $trainer_samples samples: aihwkit 1 thread, aimc 1 thread, aimc 2 threads ..."
-  ta=$(OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 taskset -c 1 "$venv/bin/python" bench/peers/aihwkit_trainer_peer.py \
+  read -r ta ca < <(OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 taskset -c 1 "$venv/bin/python" bench/peers/aihwkit_trainer_peer.py \
          --config "$config" --samples "$trainer_samples" --batch $trainer_batch --reps "$trainer_reps" \
-         --threads 1 | awk '{ print $5 }')
-  t1=$(aimc_trainer "$algorithm" "$device" 1 1)
-  t2=$(aimc_trainer "$algorithm" "$device" 2 0,1)
-  echo "trainer $config $trainer_samples $trainer_batch $trainer_reps $ta $t1 $t2" | tee -a "$spec.trainer"
+         --threads 1 | awk '{ print $5, $6 }')
+  read -r t1 c1 < <(aimc_trainer "$algorithm" "$device" 1 1)
+  read -r t2 c2 < <(aimc_trainer "$algorithm" "$device" 2 0,1)
+  [ -n "$ca" ] && [ -n "$c1" ] && [ -n "$c2" ] || { echo "trainer $config: a run failed" >&2; exit 1; }
+  echo "trainer $config $trainer_samples $trainer_batch $trainer_reps $ta $t1 $t2 $ca $c1" | tee -a "$spec.trainer"
 done
 
 out=bench/results/cpu-vs-aihwkit.md
@@ -186,10 +193,11 @@ simd=$(grep -o -m1 -w 'avx512f' /proc/cpuinfo >/dev/null && echo avx512 || echo 
     printf "| trainer | %s | 784-256-128-10, %d samples | %d | %d | %.3f | %.3f | %.2f | 3x %s | %.3f | %.2f | - |\n",
       cfg, n, batch, reps, 1e3*ta, 1e3*t1, sp, (sp >= 3) ? "met" : "not met", 1e3*t2, s2 }' "$spec.trainer"
   echo
-  echo "Trainer rows in samples per second of the training loop:"
+  echo "Trainer rows in samples per second of the training loop, and the one-thread speed-up by the"
+  echo "loop's process CPU time (steadier than wall-clock time where other jobs share the cores):"
   echo
-  echo "| config | aihwkit samples/s | aimc samples/s | aimc 2T samples/s |"
-  echo "|---|--:|--:|--:|"
-  awk '{ printf "| %s | %.1f | %.1f | %.1f |\n", $2, $3 / $6, $3 / $7, $3 / $8 }' "$spec.trainer"
+  echo "| config | aihwkit samples/s | aimc samples/s | aimc 2T samples/s | aihwkit CPU s | aimc CPU s | speed-up by CPU time |"
+  echo "|---|--:|--:|--:|--:|--:|--:|"
+  awk '{ printf "| %s | %.1f | %.1f | %.1f | %.3f | %.3f | %.2f |\n", $2, $3 / $6, $3 / $7, $3 / $8, $9, $10, $9 / $10 }' "$spec.trainer"
 } >"$out"
 echo "wrote $out"

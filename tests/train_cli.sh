@@ -71,10 +71,12 @@ python3 - "$work/straight/results.json" "$work/resumed/results.json" <<'EOF' || 
 import json, sys
 straight = json.load(open(sys.argv[1]))["epochs"]
 resumed = json.load(open(sys.argv[2]))["epochs"]
-assert all(e["train_seconds"] > 0 and e["train_samples_per_second"] > 0 for e in straight), straight
+assert all(e["train_seconds"] > 0 and e["train_samples_per_second"] > 0 and e["train_cpu_seconds"] > 0
+           for e in straight), straight
 assert all(e["train_seconds"] <= e["seconds"] + 0.0005 for e in straight), straight  # seconds: 3 decimals
 assert resumed[0]["train_seconds"] is None and resumed[0]["train_samples_per_second"] is None, resumed
-assert resumed[1]["train_seconds"] > 0, resumed
+assert resumed[0]["train_cpu_seconds"] is None, resumed
+assert resumed[1]["train_seconds"] > 0 and resumed[1]["train_cpu_seconds"] > 0, resumed
 EOF
 
 # a damaged checkpoint is refused with the path named

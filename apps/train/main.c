@@ -437,10 +437,10 @@ static int run_epoch(trainer_t *t, int32_t e, int64_t *perm, double *loss, doubl
     return fail("setting the learning rate");
   progress_t p;
   progress_start(&p, &t->opt.run, e, t->opt.run.epochs, t->data.train.n, later);
-  double start = now_seconds();
+  double start = now_seconds(), cpu_start = cpu_seconds();
   int trc = train_epoch(t, e, &p, perm, loss);
   if (trc) return trc;
-  double train_seconds = now_seconds() - start;
+  double train_seconds = now_seconds() - start, train_cpu = cpu_seconds() - cpu_start;
   progress_phase(&p, "testing");
   if (aimc_network_evaluate(t->net, t->test_x, t->test_y, t->data.test.n, t->opt.run.eval_batch,
                             t->correct) != AIMC_OK)
@@ -452,6 +452,7 @@ static int run_epoch(trainer_t *t, int32_t e, int64_t *perm, double *loss, doubl
   history_t *h = &t->hist;
   h->epoch[e].seconds = now_seconds() - start;
   h->train_seconds[e] = train_seconds;
+  h->train_cpu_seconds[e] = train_cpu;
   h->epoch[e].lr = lr;
   for (int32_t k = 0; k < t->replicas; ++k) {
     replica_result_t *r = &h->rep[(size_t)e * (size_t)t->replicas + (size_t)k];

@@ -28,6 +28,7 @@ typedef struct history {
    * of the epochs this process trained; NaN for epochs read from a
    * checkpoint (not stored there: the block's format stays as it is) */
   double *train_seconds;
+  double *train_cpu_seconds; /* [cap] the same loop's process CPU time (all threads), NaN alike */
 } history_t;
 
 int history_init(history_t *h, int32_t replicas, int32_t cap);
@@ -69,6 +70,8 @@ void progress_phase(progress_t *p, const char *what);
 void progress_end(progress_t *p);
 
 double now_seconds(void);
+/* CPU time of the process (all its threads), seconds. */
+double cpu_seconds(void);
 
 void report_epoch(const run_info_t *info, const history_t *h, int32_t e);
 /* Writes results.csv and results.json (atomically) in the output folder. */
