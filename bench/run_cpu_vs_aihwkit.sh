@@ -18,7 +18,9 @@
 # of the same 784-256-128-10 network (bench/peers/aihwkit_trainer_peer.py),
 # one epoch of --trainer-samples samples (default 1000), the training loop's
 # time only (aimc-train's results.json "train_seconds"; the peer's clock
-# around its loop), median of --trainer-reps runs (default 3).
+# around its loop), median of --trainer-reps runs (default 3); beside them
+# the one-thread speed-up by the loop's process CPU time ("train_cpu_seconds";
+# time.process_time), steadier where other jobs share the cores.
 # --trainer-only runs just those rows and writes
 # bench/results/cpu-vs-aihwkit-trainer.md (for iterating on the trainer).
 set -euo pipefail
