@@ -1,8 +1,10 @@
-"""LeNet-5 on Fashion-MNIST with aimc.torch: float SGD (plain PyTorch), and
-analog SGD, c-TTv2 and AGAD on ReRamSB tiles (aihwkit's presets), the same
-model code for all. Prints one markdown table row per algorithm.
+"""LeNet-5 (or the 4-layer CNN, or the MLP) on Fashion-MNIST with aimc.torch or
+aihwkit: float SGD (plain PyTorch), and analog SGD, c-TTv2 and AGAD on ReRamSB
+tiles (aihwkit's presets), the same model code, data, order, initial weights,
+batch and learning rate for all. Prints one markdown table row per algorithm.
 
     build-venv/bin/python bench/torch_lenet.py --train 10000 --test 10000 --epochs 1
+    python bench/torch_lenet.py --layers aihwkit ...   # aihwkit's layers, same script
 """
 import argparse
 import gzip
@@ -22,6 +24,11 @@ from aimc.torch import AnalogSGD, convert_to_analog  # noqa: E402
 
 DATA = pathlib.Path("/usr/share/datasets/fashion-mnist")
 ALGORITHMS = {"float": None, "sgd": "sgd", "cttv2": "c-ttv2", "agad": "agad"}
+# aihwkit's preset class of each algorithm, "{}" the device: ReRamSBPreset,
+# ChoppedTTv2ReRamSBPreset, AGADReRamSBPreset (aimc's TileConfig.preset mirrors them,
+# PresetIOParameters for forward and backward on both sides).
+AIHWKIT_PRESETS = {"sgd": "{}Preset", "cttv2": "ChoppedTTv2{}Preset", "agad": "AGAD{}Preset"}
+LAYERS = ("aimc", "aihwkit")
 
 
 def idx(path):
@@ -53,7 +60,21 @@ def mlp():
                          nn.Sigmoid(), nn.Linear(128, 10))
 
 
-MODELS = {"lenet5": lenet5, "mlp": mlp}
+def cnn4():
+    """A 4-layer CNN of 1,014,672 weights (biases not counted): two 3x3
+    convolutions (144 and 4608 weights), 1568-640 (1,003,520) and 640-10 (6400)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(32 * 7 * 7, 640), nn.ReLU(), nn.Linear(640, 10))
+
+
+MODELS = {"lenet5": lenet5, "mlp": mlp, "cnn4": cnn4}
+
+
+def weight_count(model):
+    """Weights of the Linear and Conv2d layers (the ones put on tiles), biases excluded."""
+    return sum(m.weight.numel() for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
 
 
 def evaluate(model, x, y, batch=500):
@@ -70,16 +91,40 @@ def split_name(entry):
     return name, device or "ReRamSB"
 
 
-def run(entry, args, train, test):
+def aihwkit_preset(name, device):
+    """aihwkit's rpu_config for the algorithm on the device, e.g. AGADReRamSBPreset()."""
+    from aihwkit.simulator import presets
+    return getattr(presets, AIHWKIT_PRESETS[name].format(device))()
+
+
+def analog_model(model, name, device, layers, lr, seed):
+    """model with every Conv2d and Linear on analog tiles of `layers`, and its
+    optimizer: the two libraries' own convert_to_analog and AnalogSGD."""
+    if layers == "aimc":
+        cfg = aimc.TileConfig.preset(ALGORITHMS[name], device)
+        convert_to_analog(model, cfg, seed=seed)
+        return model, AnalogSGD(model.parameters(), lr=lr)
+    from aihwkit.nn.conversion import convert_to_analog as aihwkit_convert
+    from aihwkit.optim import AnalogSGD as AihwkitSGD
+    model = aihwkit_convert(model, aihwkit_preset(name, device))
+    opt = AihwkitSGD(model.parameters(), lr=lr)
+    opt.regroup_param_groups(model)
+    return model, opt
+
+
+def build(entry, args):
+    """The model (initial weights from the seed, before conversion: the same
+    for both layer kinds) and its optimizer."""
     name, device = split_name(entry)
     torch.manual_seed(args.seed)
     model = MODELS[args.model]()
     if ALGORITHMS[name] is None:
-        opt = torch.optim.SGD(model.parameters(), lr=args.lr)
-    else:
-        cfg = aimc.TileConfig.preset(ALGORITHMS[name], device)
-        convert_to_analog(model, cfg, seed=args.seed)
-        opt = AnalogSGD(model.parameters(), lr=args.lr)
+        return model, torch.optim.SGD(model.parameters(), lr=args.lr)
+    return analog_model(model, name, device, args.layers, args.lr, args.seed)
+
+
+def run(entry, args, train, test):
+    model, opt = build(entry, args)
     x, y = train
     g = torch.Generator().manual_seed(args.seed)
     times, accs = [], []
@@ -98,11 +143,13 @@ def run(entry, args, train, test):
     return accs, times
 
 
-def main():
+def parser():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--algorithms", default="float,sgd,cttv2,agad",
                    help="comma-separated; name@Device picks another device preset")
     p.add_argument("--model", default="lenet5", choices=sorted(MODELS))
+    p.add_argument("--layers", default="aimc", choices=LAYERS,
+                   help="whose analog layers and AnalogSGD: aimc.torch or aihwkit's")
     p.add_argument("--train", type=int, default=60000, help="training images used")
     p.add_argument("--test", type=int, default=10000, help="test images used")
     p.add_argument("--epochs", type=int, default=1)
@@ -110,23 +157,34 @@ def main():
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = p.parse_args()
+    return p
+
+
+def _aihwkit_version():
+    import aihwkit
+    return f"aihwkit {aihwkit.__version__}"
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     train, test = load("train", args.train), load("test", args.test)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=pathlib.Path(__file__).parent).stdout.strip()
-    print(f"{args.model}, Fashion-MNIST: {len(train[0])} training / {len(test[0])} test images, "
+    layers = args.layers if args.layers == "aimc" else _aihwkit_version()
+    print(f"{args.model} ({weight_count(MODELS[args.model]())} weights), {layers} layers, "
+          f"Fashion-MNIST: {len(train[0])} training / {len(test[0])} test images, "
           f"batch {args.batch}, lr {args.lr}, seed {args.seed}, {args.epochs} epoch(s); "
           f"commit {commit}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"{platform.processor() or platform.machine()}; libaimc {aimc.library_path}")
-    print("\n| algorithm | device | test accuracy per epoch | seconds per epoch |")
-    print("|---|---|---|---|")
+    print("\n| layers | algorithm | device | test accuracy per epoch | seconds per epoch |")
+    print("|---|---|---|---|---|")
     for entry in args.algorithms.split(","):
         accs, times = run(entry, args, train, test)
         name, device = split_name(entry)
         dev = "float (PyTorch)" if ALGORITHMS[name] is None else f"{device} preset"
-        print(f"| {name} | {dev} | {', '.join(f'{a:.4f}' for a in accs)} | "
+        print(f"| {args.layers} | {name} | {dev} | {', '.join(f'{a:.4f}' for a in accs)} | "
               f"{', '.join(f'{t:.1f}' for t in times)} |", flush=True)
 
 
