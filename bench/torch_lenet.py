@@ -20,6 +20,7 @@ from torch import nn
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "python"))
 import aimc  # noqa: E402
+from aimc.torch import AnalogConv2d as AimcConv2d, AnalogLinear as AimcLinear  # noqa: E402
 from aimc.torch import AnalogSGD, convert_to_analog  # noqa: E402
 
 DATA = pathlib.Path("/usr/share/datasets/fashion-mnist")
@@ -29,6 +30,7 @@ ALGORITHMS = {"float": None, "sgd": "sgd", "cttv2": "c-ttv2", "agad": "agad"}
 # PresetIOParameters for forward and backward on both sides).
 AIHWKIT_PRESETS = {"sgd": "{}Preset", "cttv2": "ChoppedTTv2{}Preset", "agad": "AGAD{}Preset"}
 LAYERS = ("aimc", "aihwkit")
+AIHWKIT_LAYERS = ("AnalogLinear", "AnalogConv2d")
 
 
 def idx(path):
@@ -123,8 +125,27 @@ def build(entry, args):
     return analog_model(model, name, device, args.layers, args.lr, args.seed)
 
 
+def tile_weights(model):
+    """The weights each Conv2d/Linear (float, or its aimc or aihwkit twin) reads,
+    as [out, in] matrices in model order."""
+    out = []
+    for m in model.modules():
+        if type(m).__module__.startswith("aihwkit.nn") and type(m).__name__ in AIHWKIT_LAYERS:
+            w = m.get_weights()[0]  # aihwkit's analog layers: [out, in * kh * kw]
+        elif isinstance(m, (AimcLinear, AimcConv2d, nn.Linear, nn.Conv2d)):
+            w = m.weight.detach().clone()
+        else:
+            continue
+        out.append(w.reshape(w.shape[0], -1))
+    return out
+
+
 def run(entry, args, train, test):
     model, opt = build(entry, args)
+    return train_model(entry, model, opt, args, train, test)
+
+
+def train_model(entry, model, opt, args, train, test):
     x, y = train
     g = torch.Generator().manual_seed(args.seed)
     times, accs = [], []
