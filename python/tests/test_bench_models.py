@@ -51,8 +51,8 @@ def tiny_run(bench, model_name, algorithm, layers):
     biases = [m.bias.detach().clone() for m in model.modules()
               if getattr(m, "bias", None) is not None and isinstance(m.bias, torch.Tensor)]
     data = synthetic(16)  # one mini-batch
-    accs, times = bench.train_model(algorithm, model, opt, args, data, data)
-    assert len(accs) == 1 and 0.0 <= accs[0] <= 1.0 and times[0] > 0
+    accs, times, cpus = bench.train_model(algorithm, model, opt, args, data, data)
+    assert len(accs) == 1 and 0.0 <= accs[0] <= 1.0 and times[0] > 0 and cpus[0] > 0
     after = bench.tile_weights(model)
     assert len(after) == len(weights) == (4 if model_name == "cnn4" else 5)
     assert all(torch.isfinite(w).all() for w in after)
