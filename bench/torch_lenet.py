@@ -99,16 +99,34 @@ def aihwkit_preset(name, device):
     return getattr(presets, AIHWKIT_PRESETS[name].format(device))()
 
 
-def analog_model(model, name, device, layers, lr, seed):
+def set_aihwkit_field(rpu_config, field, value):
+    """rpu_config.forward.out_noise = value for "forward.out_noise": aihwkit's
+    attribute path, which is aimc's field name for single-device configurations
+    (device.*, forward.*, backward.*, update.*), in the attribute's own type."""
+    *path, last = field.split(".")
+    obj = rpu_config
+    for part in path:
+        obj = getattr(obj, part)
+    old = getattr(obj, last)  # AttributeError names a field aihwkit does not have
+    setattr(obj, last, type(old)(value) if isinstance(old, (bool, int, float)) else value)
+
+
+def analog_model(model, name, device, layers, lr, seed, fields=()):
     """model with every Conv2d and Linear on analog tiles of `layers`, and its
-    optimizer: the two libraries' own convert_to_analog and AnalogSGD."""
+    optimizer: the two libraries' own convert_to_analog and AnalogSGD. fields:
+    (name, value) pairs changed in the preset on either side."""
     if layers == "aimc":
         cfg = aimc.TileConfig.preset(ALGORITHMS[name], device)
+        for field, value in fields:
+            cfg[field] = value
         convert_to_analog(model, cfg, seed=seed)
         return model, AnalogSGD(model.parameters(), lr=lr)
     from aihwkit.nn.conversion import convert_to_analog as aihwkit_convert
     from aihwkit.optim import AnalogSGD as AihwkitSGD
-    model = aihwkit_convert(model, aihwkit_preset(name, device))
+    rpu_config = aihwkit_preset(name, device)
+    for field, value in fields:
+        set_aihwkit_field(rpu_config, field, value)
+    model = aihwkit_convert(model, rpu_config)
     opt = AihwkitSGD(model.parameters(), lr=lr)
     opt.regroup_param_groups(model)
     return model, opt
@@ -122,7 +140,15 @@ def build(entry, args):
     model = MODELS[args.model]()
     if ALGORITHMS[name] is None:
         return model, torch.optim.SGD(model.parameters(), lr=args.lr)
-    return analog_model(model, name, device, args.layers, args.lr, args.seed)
+    return analog_model(model, name, device, args.layers, args.lr, args.seed,
+                        [parse_field(f) for f in args.set])
+
+
+def parse_field(text):
+    field, sep, value = text.partition("=")
+    if not sep:
+        raise SystemExit(f"--set {text!r}: give field=value, e.g. device.write_noise_std=0")
+    return field, float(value)
 
 
 def tile_weights(model):
@@ -180,6 +206,10 @@ def parser():
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change a preset field on both sides (aimc's field name = aihwkit's "
+                        "attribute path for single-device presets), e.g. "
+                        "device.write_noise_std=0; repeatable")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     return p
 
