@@ -124,3 +124,33 @@ def test_aihwkit_conversion_programs_the_weights_alike():
     noisy = programmed_deviation(aihwkit_convert, ReRamSBPreset(),
                                  lambda layer: layer.get_weights()[0])
     assert 0.09 < noisy < 0.13
+
+
+def test_set_changes_the_field_on_aimc_layers(bench):
+    args = bench.parser().parse_args(["--model", "lenet5", "--set", "forward.out_noise=0.05",
+                                      "--set", "device.write_noise_std=0"])
+    model, _ = bench.build("sgd", args)
+    for layer in analog_layers(model):
+        cfg = layer.analog_tiles.tiles.config(0)
+        assert cfg["forward.out_noise"] == pytest.approx(0.05)
+        assert cfg["device.write_noise_std"] == 0.0
+    bad = bench.parser().parse_args(["--model", "lenet5", "--set", "device.no_such_field=1"])
+    with pytest.raises(aimc.AimcError, match="no_such_field"):
+        bench.build("sgd", bad)
+
+
+def test_set_changes_the_field_on_aihwkit_layers(bench):
+    pytest.importorskip("aihwkit")
+    args = bench.parser().parse_args(["--model", "lenet5", "--layers", "aihwkit",
+                                      "--set", "forward.out_noise=0.05",
+                                      "--set", "device.write_noise_std=0"])
+    model, _ = bench.build("sgd", args)
+    tiles = list(model.analog_tiles())
+    assert len(tiles) == 5
+    for tile in tiles:
+        assert tile.rpu_config.forward.out_noise == pytest.approx(0.05)
+        assert tile.rpu_config.device.write_noise_std == 0
+    bad = bench.parser().parse_args(["--model", "lenet5", "--layers", "aihwkit",
+                                     "--set", "device.no_such_field=1"])
+    with pytest.raises(AttributeError, match="no_such_field"):
+        bench.build("sgd", bad)
