@@ -429,11 +429,16 @@ def analog_layers(module):
     return [m for m in module.modules() if isinstance(m, _AnalogLayer)]
 
 
-def convert_to_analog(module, config=None, max_tile_size=512, seed=None, paired=False):
+def convert_to_analog(module, config=None, max_tile_size=512, seed=None, paired=False,
+                      program=True):
     """Replaces every nn.Linear and nn.Conv2d of module (in place) by its
     analog twin with the same weights and biases; returns module. seed: the
     k-th converted layer gets seed + k (None: from the context's seed).
-    config may be a list of configurations: replicas (see sweep())."""
+    config may be a list of configurations: replicas (see sweep()).
+    program=True writes the weights through the devices, as aihwkit's
+    convert_to_analog does (its set_weights): clipped to each device's bounds,
+    with fresh write noise where the device has apply_write_noise_on_set;
+    program=False sets the visible weights exactly."""
     counter = [0]
 
     def twin(m):
@@ -450,7 +455,7 @@ def convert_to_analog(module, config=None, max_tile_size=512, seed=None, paired=
             a = AnalogConv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride,
                              m.padding, m.dilation, m.bias is not None, config, max_tile_size,
                              s, dev, paired)
-        a.set_weights(m.weight.data)
+        a.set_weights(m.weight.data, program=program)
         if m.bias is not None:
             a._init_bias(m.bias)
         return a
