@@ -186,11 +186,11 @@ __global__ void stellar_select_kernel(aimc_state_t st, aimc_update_args_t a, int
 }
 
 /* The pulses of one weight on array ar (0 = G+, 1 = G-) over the batch
- * (returned; the ones up are added to *up). The
- * two arrays share nothing (own state, own noise stream keyed by the array),
- * so walking array 0's pulses and then array 1's gives the bits of the
- * CPU's single walk in sample order, with one weight record in registers
- * instead of two indexed by the pulse's array (a stack frame). */
+ * (returned; the ones up are added to *up). The two arrays share nothing
+ * (own state, own noise stream keyed by the array), so walking array 0's
+ * pulses and then array 1's gives the bits of the CPU's single walk in
+ * sample order, with one weight record in registers instead of two indexed
+ * by the pulse's array (a stack frame). */
 __device__ static uint64_t stellar_array_walk(const aimc_state_t &st,
                                               const aimc_update_args_t &a, const int8_t *sel,
                                               int64_t t, uint64_t widx, uint64_t k, int32_t ar,
@@ -240,7 +240,8 @@ __global__ void AIMC_HOT_KERNEL stellar_pulse_kernel(aimc_state_t st, aimc_updat
       uint64_t k = (uint64_t)t * per_tile_ + widx;
       AIMC_UNROLL(1) /* one copy of the device's pulse code, not two */
       for (int32_t ar = 0; ar < 2; ++ar) {
-        uint64_t pulses = stellar_array_walk(st, a, sel, t, widx, k, ar, &streams[threadIdx.x], &up);
+        uint64_t pulses =
+            stellar_array_walk(st, a, sel, t, widx, k, ar, &streams[threadIdx.x], &up);
         if (ar)
           pulses1 = pulses;
         else
@@ -344,7 +345,13 @@ __device__ static void panther_crs(aimc_state_t &st, int64_t t, uint64_t widx, u
 /* The block's PANTHER counts, in shared memory (integer sums: any order of
  * the threads' additions gives the same totals) rather than in registers or
  * a run-time-indexed array (AIMC_HOT_KERNEL's budget). */
-enum { PANTHER_UP, PANTHER_DOWN, PANTHER_CRS, PANTHER_SLICE0, PANTHER_COUNTS = PANTHER_SLICE0 + AIMC_MAX_ARRAYS };
+enum {
+  PANTHER_UP,
+  PANTHER_DOWN,
+  PANTHER_CRS,
+  PANTHER_SLICE0,
+  PANTHER_COUNTS = PANTHER_SLICE0 + AIMC_MAX_ARRAYS
+};
 
 /* The pulses of every slice of one weight over the batch, and its carry
  * resolutions, in the CPU's order; counted into the block's `counts`. */
@@ -357,7 +364,8 @@ __device__ static void panther_walk(aimc_state_t &st, const aimc_update_args_t &
   int32_t n = p->n_slices;
   int64_t rows = st.rows, cols = st.cols;
   /* lines are at most AIMC_MAX_DIM (host/tiles.c), so 32 bits */
-  uint32_t xl = (uint32_t)(widx % (uint64_t)cols), dl = (uint32_t)(cols + (int64_t)(widx / (uint64_t)cols));
+  uint32_t xl = (uint32_t)(widx % (uint64_t)cols);
+  uint32_t dl = (uint32_t)(cols + (int64_t)(widx / (uint64_t)cols));
   uint64_t k = (uint64_t)t * (uint64_t)(rows * cols) + widx;
   for (int64_t b = 0; b < a.batch; ++b) {
     /* the sample's offset in q from the parameters, not a held line count
@@ -380,7 +388,8 @@ __device__ static void panther_walk(aimc_state_t &st, const aimc_update_args_t &
             widx << 32);
         float h = aimc_device_pulses(aimc_array_dev(tp, m), &wp, arr->h[k], is_up, inc, ns);
         arr->h[k] = h;
-        arr->w[k] = aimc_refresh_visible(tp, m, h, wp.ref, (a.write_call << 20) | (uint64_t)b, widx);
+        arr->w[k] =
+            aimc_refresh_visible(tp, m, h, wp.ref, (a.write_call << 20) | (uint64_t)b, widx);
         atomicAdd(&counts[is_up ? PANTHER_UP : PANTHER_DOWN], (unsigned long long)inc);
         atomicAdd(&counts[PANTHER_SLICE0 + m], (unsigned long long)inc);
       }
@@ -404,7 +413,8 @@ __global__ void AIMC_HOT_KERNEL panther_pulse_kernel(aimc_state_t st, aimc_updat
   __shared__ aimc_normal_stream_t streams[AIMC_THREADS];
   TILE_CHUNKS(st) {
     TILE_CHUNK_INDEX(t, widx, valid);
-    for (int32_t c = (int32_t)threadIdx.x; c < PANTHER_COUNTS; c += (int32_t)blockDim.x) counts[c] = 0;
+    for (int32_t c = (int32_t)threadIdx.x; c < PANTHER_COUNTS; c += (int32_t)blockDim.x)
+      counts[c] = 0;
     __syncthreads(); /* the counts are zero */
     if (valid) panther_walk(st, a, q, neg, t, widx, &streams[threadIdx.x], counts);
     __syncthreads(); /* every pulse is counted */
@@ -412,7 +422,8 @@ __global__ void AIMC_HOT_KERNEL panther_pulse_kernel(aimc_state_t st, aimc_updat
       int32_t n = st.params[t].algo.n_slices;
       aimc_count(&stats[t].pulses_up, counts[PANTHER_UP]);
       aimc_count(&stats[t].pulses_down, counts[PANTHER_DOWN]);
-      for (int32_t m = 0; m < n; ++m) aimc_count(&stats[t].array_pulses[m], counts[PANTHER_SLICE0 + m]);
+      for (int32_t m = 0; m < n; ++m)
+        aimc_count(&stats[t].array_pulses[m], counts[PANTHER_SLICE0 + m]);
       aimc_count(&stats[t].digital_ops, counts[PANTHER_CRS] * (uint64_t)n);
     }
     __syncthreads(); /* thread 0 has read the counts before the next chunk zeroes them */
