@@ -6,8 +6,10 @@
 # with no spill stores or loads, no stack frame (a stack frame is a
 # run-time-indexed local array or a call: local memory in a hot loop) and at
 # most 65536 / (AIMC_THREADS * AIMC_HOT_BLOCKS) registers, the budget for
-# AIMC_HOT_BLOCKS resident blocks per SM. pulse_kernel and mvm_kernel must
-# be among them. Needs nvcc only (no GPU); exits 77 (skipped) without it.
+# AIMC_HOT_BLOCKS resident blocks per SM. pulse_kernel, mvm_kernel,
+# stellar_pulse_kernel, panther_pulse_kernel, direct_kernel and
+# transfer_kernel must be among them. Needs nvcc only (no GPU); exits 77
+# (skipped) without it.
 #
 # usage: check_ptxas.sh <source dir> [nvcc]   (prints the per-kernel table)
 set -u
@@ -67,7 +69,8 @@ fi
 
 hot=$(grep -ho 'void AIMC_HOT_KERNEL [a-z_0-9]*' "$src"/kernels/cuda/*.cu "$src"/kernels/cuda/*.cuh |
       awk '{print $3}' | sort -u)
-for must in pulse_kernel mvm_kernel; do
+for must in pulse_kernel mvm_kernel stellar_pulse_kernel panther_pulse_kernel direct_kernel \
+  transfer_kernel; do
   if ! echo "$hot" | grep -qx "$must"; then
     echo "check_ptxas: $must is not declared AIMC_HOT_KERNEL"
     fail=1

@@ -58,5 +58,41 @@ check "and the summary says FAILED" grep -qF '| gpucheck | FAILED |' "$scratch/o
 bash "$src/scripts/gpu_check.sh" --emulate --budget 5 >/dev/null 2>&1
 check "--budget 5 is refused with exit 2" test $? -eq 2
 
+# The sanitize stage as on a GPU machine, with stand-ins: nvidia-smi, a
+# checker, and a compute-sanitizer that either runs the checker (verdicts ok)
+# or refuses the device as gVisor's runtime does ("Device not supported"),
+# which must read UNSUPPORTED, fail the script and not run the other tools.
+fake=$scratch/fake
+mkdir -p "$fake/bin" "$fake/build/tools/gpucheck"
+printf '#!/bin/sh\necho "GPU 0: stand-in"\n' >"$fake/bin/nvidia-smi"
+printf '#!/bin/sh\necho "[  OK  ] stand-in"\n' >"$fake/build/tools/gpucheck/aimc-gpucheck"
+cat >"$fake/bin/sanitizer-ok" <<'EOS'
+#!/bin/sh
+# --tool NAME --error-exitcode 9 CHECKER ARGS...
+shift 4
+"$@" && echo "========= ERROR SUMMARY: 0 errors"
+EOS
+cat >"$fake/bin/sanitizer-refused" <<'EOS'
+#!/bin/sh
+echo "========= Error: Device not supported"
+exit 9
+EOS
+chmod +x "$fake/bin"/* "$fake/build/tools/gpucheck/aimc-gpucheck"
+PATH="$fake/bin:$PATH" OUT=$scratch/out-san AIMC_GPU_CHECK_LOGS=$scratch/logs-san \
+  AIMC_COMPUTE_SANITIZER=sanitizer-ok bash "$src/scripts/gpu_check.sh" --build-dir "$fake/build" \
+  --budget 300 sanitize >"$scratch/run-san.log" 2>&1
+rc=$?
+check "the sanitize stage with a working sanitizer exits 0 (got $rc)" test "$rc" -eq 0
+for tool in memcheck racecheck synccheck initcheck; do
+  check "summary.md has '| sanitize $tool | ok |'" grep -qF "| sanitize $tool | ok |" "$scratch/out-san/summary.md"
+done
+PATH="$fake/bin:$PATH" OUT=$scratch/out-unsup AIMC_GPU_CHECK_LOGS=$scratch/logs-unsup \
+  AIMC_COMPUTE_SANITIZER=sanitizer-refused bash "$src/scripts/gpu_check.sh" --build-dir "$fake/build" \
+  --budget 300 sanitize >"$scratch/run-unsup.log" 2>&1
+rc=$?
+check "a refused sanitizer makes gpu_check.sh exit 1 (got $rc)" test "$rc" -eq 1
+check "and the summary says UNSUPPORTED" grep -qF '| sanitize memcheck | UNSUPPORTED |' "$scratch/out-unsup/summary.md"
+check "and racecheck was not run" test ! -e "$scratch/logs-unsup/sanitize-racecheck.log"
+
 [ "$fails" -eq 0 ] || { echo "gpu_check_emulate: $fails check(s) failed"; exit 1; }
 echo "gpu_check_emulate: all checks passed"

@@ -185,59 +185,79 @@ __global__ void stellar_select_kernel(aimc_state_t st, aimc_update_args_t a, int
   }
 }
 
-__global__ void stellar_pulse_kernel(aimc_state_t st, aimc_update_args_t a, const int8_t *sel,
-                                     aimc_tile_stats_t *stats) {
-  __shared__ uint64_t red[32];
+/* The pulses of one weight on array ar (0 = G+, 1 = G-) over the batch
+ * (returned; the ones up are added to *up). The two arrays share nothing
+ * (own state, own noise stream keyed by the array), so walking array 0's
+ * pulses and then array 1's gives the bits of the CPU's single walk in
+ * sample order, with one weight record in registers instead of two indexed
+ * by the pulse's array (a stack frame). */
+__device__ static uint64_t stellar_array_walk(const aimc_state_t &st,
+                                              const aimc_update_args_t &a, const int8_t *sel,
+                                              int64_t t, uint64_t widx, uint64_t k, int32_t ar,
+                                              aimc_normal_stream_t *ns, uint64_t *up) {
+  const aimc_tile_params_t *tp = &st.params[t];
   int64_t rows = st.rows, cols = st.cols;
+  int64_t i = (int64_t)(widx / (uint64_t)cols), j = (int64_t)(widx % (uint64_t)cols);
+  uint64_t first = st.algo[t].samples;
+  float h = st.arr[ar].h[k];
+  aimc_wparams_t wp;
+  uint64_t pulses = 0;
+  for (int64_t b = 0; b < a.batch; ++b) {
+    const int8_t *sx =
+        sel + ((uint64_t)t * (uint64_t)a.batch + (uint64_t)b) * (uint64_t)(rows + cols);
+    int u = sx[cols + i] * sx[j];
+    if (u == 0) continue;
+    int32_t to;
+    int is_up;
+    aimc_stellar_pulse(u, first + (uint64_t)b, &to, &is_up);
+    if (to != ar) continue;
+    if (!pulses) {
+      aimc_load_wparams(&st.arr[ar], (size_t)k, &wp);
+      aimc_normal_stream_init(
+          ns, tp->key,
+          aimc_subsequence(AIMC_STREAM_UPDATE_PULSE, aimc_array_counter(ar, a.call)), widx << 32);
+    }
+    h = aimc_device_pulses(aimc_array_dev(tp, ar), &wp, h, is_up, 1, ns);
+    *up += (uint64_t)is_up;
+    pulses++;
+  }
+  if (!pulses) return 0;
+  st.arr[ar].h[k] = h;
+  st.arr[ar].w[k] = aimc_refresh_visible(tp, ar, h, wp.ref, a.write_call, widx);
+  return pulses;
+}
+
+__global__ void AIMC_HOT_KERNEL stellar_pulse_kernel(aimc_state_t st, aimc_update_args_t a,
+                                                     const int8_t *sel, aimc_tile_stats_t *stats) {
+  __shared__ uint64_t red[32];
+  /* each thread's noise stream, kept in shared memory as pulse_kernel's
+   * (AIMC_HOT_KERNEL's register budget) */
+  __shared__ aimc_normal_stream_t streams[AIMC_THREADS];
   TILE_CHUNKS(st) {
     TILE_CHUNK_INDEX(t, widx, valid);
-    uint64_t up = 0, down = 0, per_array[2] = {0, 0};
+    uint64_t up = 0, down = 0, pulses0 = 0, pulses1 = 0;
     if (valid) {
-      const aimc_tile_params_t *tp = &st.params[t];
-      int64_t i = (int64_t)(widx / (uint64_t)cols), j = (int64_t)(widx % (uint64_t)cols);
-      uint64_t k = (uint64_t)t * per_tile_ + widx, first = st.algo[t].samples;
-      float h[2] = {st.arr[0].h[k], st.arr[1].h[k]};
-      aimc_wparams_t wp[2];
-      aimc_normal_stream_t ns[2];
-      int touched[2] = {0, 0};
-      for (int64_t b = 0; b < a.batch; ++b) {
-        const int8_t *sx =
-            sel + ((uint64_t)t * (uint64_t)a.batch + (uint64_t)b) * (uint64_t)(rows + cols);
-        int u = sx[cols + i] * sx[j];
-        if (u == 0) continue;
-        int32_t ar;
-        int is_up;
-        aimc_stellar_pulse(u, first + (uint64_t)b, &ar, &is_up);
-        if (!touched[ar]) {
-          aimc_load_wparams(&st.arr[ar], (size_t)k, &wp[ar]);
-          aimc_normal_stream_init(
-              &ns[ar], tp->key,
-              aimc_subsequence(AIMC_STREAM_UPDATE_PULSE, aimc_array_counter(ar, a.call)),
-              widx << 32);
-          touched[ar] = 1;
-        }
-        h[ar] = aimc_device_pulses(aimc_array_dev(tp, ar), &wp[ar], h[ar], is_up, 1, &ns[ar]);
-        if (is_up)
-          up++;
-        else
-          down++;
-        per_array[ar]++;
-      }
+      uint64_t k = (uint64_t)t * per_tile_ + widx;
+      AIMC_UNROLL(1) /* one copy of the device's pulse code, not two */
       for (int32_t ar = 0; ar < 2; ++ar) {
-        if (!touched[ar]) continue;
-        st.arr[ar].h[k] = h[ar];
-        st.arr[ar].w[k] = aimc_refresh_visible(tp, ar, h[ar], wp[ar].ref, a.write_call, widx);
+        uint64_t pulses =
+            stellar_array_walk(st, a, sel, t, widx, k, ar, &streams[threadIdx.x], &up);
+        if (ar)
+          pulses1 = pulses;
+        else
+          pulses0 = pulses;
       }
+      down = pulses0 + pulses1 - up;
     }
     up = aimc_block_sum(up, red);
     down = aimc_block_sum(down, red);
-    per_array[0] = aimc_block_sum(per_array[0], red);
-    per_array[1] = aimc_block_sum(per_array[1], red);
+    pulses0 = aimc_block_sum(pulses0, red);
+    pulses1 = aimc_block_sum(pulses1, red);
     if (threadIdx.x == 0) {
       aimc_count(&stats[t].pulses_up, up);
       aimc_count(&stats[t].pulses_down, down);
-      aimc_count(&stats[t].array_pulses[0], per_array[0]);
-      aimc_count(&stats[t].array_pulses[1], per_array[1]);
+      aimc_count(&stats[t].array_pulses[0], pulses0);
+      aimc_count(&stats[t].array_pulses[1], pulses1);
     }
   }
 }
@@ -293,80 +313,120 @@ __global__ void panther_quant_kernel(aimc_state_t st, aimc_update_args_t a, uint
 }
 
 /* Carry resolution of one weight: read the slices, rewrite canonical
- * digits through the device (programming, with write noise). */
+ * digits through the device (programming, with write noise). The value sums
+ * the slices as aimc_panther_value and the digits come out of the balanced
+ * base-4 expansion of aimc_panther_levels (kernels/common/combine.h), one
+ * slice at a time, least significant first: each slice's write depends only
+ * on its own digit, state and noise stream (keyed by the slice), so the bits
+ * are the CPU's, without a run-time-indexed array of levels (a stack frame). */
 __device__ static void panther_crs(aimc_state_t &st, int64_t t, uint64_t widx, uint64_t event) {
   const aimc_tile_params_t *tp = &st.params[t];
   const aimc_algo_params_t *p = &tp->algo;
+  int32_t n = p->n_slices;
   uint64_t k = (uint64_t)t * (uint64_t)st.rows * (uint64_t)st.cols + widx;
-  float levels[AIMC_MAX_ARRAYS];
-  for (int32_t m = 0; m < p->n_slices; ++m) levels[m] = st.arr[m].w[k];
-  aimc_panther_levels(p, rintf(aimc_panther_value(p, levels)), levels);
-  for (int32_t m = 0; m < p->n_slices; ++m) {
+  float v = 0.0f;
+  for (int32_t m = 0; m < n; ++m)
+    v += aimc_slice_place(m, n) * (st.arr[m].w[k] - aimc_slice_offset(p->slice_bits[m]));
+  float top = (float)(((1ll << (2 * n)) - 1) / 3);
+  int64_t q = aimc_to_i64(rintf(rintf(v)), -2.0f * top, top, 0);
+  for (int32_t pos = 0; pos < n; ++pos) {
+    int64_t r = ((q % 4) + 4) % 4;
+    if (r >= 2) r -= 4;
+    q = (q - r) / 4;
+    int32_t m = n - 1 - pos;
     aimc_wparams_t wp;
     aimc_load_wparams(&st.arr[m], (size_t)k, &wp);
-    aimc_write_element(tp, m, &wp, levels[m], AIMC_WRITE_MODE_PROGRAM,
-                       AIMC_TRANSFER_READ_CALL | event, widx, &st.arr[m].h[k], &st.arr[m].w[k]);
+    aimc_write_element(tp, m, &wp, aimc_slice_offset(p->slice_bits[m]) + (float)r,
+                       AIMC_WRITE_MODE_PROGRAM, AIMC_TRANSFER_READ_CALL | event, widx,
+                       &st.arr[m].h[k], &st.arr[m].w[k]);
   }
 }
 
-__global__ void panther_pulse_kernel(aimc_state_t st, aimc_update_args_t a, const uint32_t *q,
-                                     const uint8_t *neg, aimc_tile_stats_t *stats) {
-  __shared__ uint64_t red[32];
-  int64_t rows = st.rows, cols = st.cols, n_lines = rows + cols;
-  TILE_CHUNKS(st) {
-    TILE_CHUNK_INDEX(t, widx, valid);
-    const aimc_tile_params_t *tp = &st.params[t];
-    const aimc_algo_params_t *p = &tp->algo;
-    int32_t n = p->n_slices;
-    uint64_t up = 0, down = 0, crs = 0, per_array[AIMC_MAX_ARRAYS] = {0};
-    if (valid) {
-      int64_t i = (int64_t)(widx / (uint64_t)cols), j = (int64_t)(widx % (uint64_t)cols);
-      uint64_t k = (uint64_t)t * per_tile_ + widx, first = st.algo[t].samples;
-      for (int64_t b = 0; b < a.batch; ++b) {
-        uint64_t o = ((uint64_t)t * (uint64_t)a.batch + (uint64_t)b) * (uint64_t)n_lines;
-        uint32_t xq = q[o + (uint64_t)j], dq = q[o + (uint64_t)(cols + i)];
-        if (xq && dq) {
-          /* W -= lr d x: the weight goes up when d and x differ in sign */
-          int is_up = neg[o + (uint64_t)j] != neg[o + (uint64_t)(cols + i)];
-          for (int32_t m = 0; m < n; ++m) {
-            uint32_t inc = aimc_panther_increment(xq, dq, n - 1 - m, n, 2u << p->slice_bits[m]);
-            if (!inc) continue;
-            aimc_array_t *arr = &st.arr[m];
-            aimc_wparams_t wp;
-            aimc_load_wparams(arr, (size_t)k, &wp);
-            aimc_normal_stream_t ns;
-            aimc_normal_stream_init(
-                &ns, tp->key,
-                aimc_subsequence(AIMC_STREAM_UPDATE_PULSE,
-                                 aimc_array_counter(m, (a.call << 20) | (uint64_t)b)),
-                widx << 32);
-            arr->h[k] = aimc_device_pulses(aimc_array_dev(tp, m), &wp, arr->h[k], is_up, inc, &ns);
-            arr->w[k] = aimc_refresh_visible(tp, m, arr->h[k], wp.ref,
-                                             (a.write_call << 20) | (uint64_t)b, widx);
-            if (is_up)
-              up += inc;
-            else
-              down += inc;
-            per_array[m] += inc;
-          }
-        }
-        uint64_t seen = first + (uint64_t)b + 1u;
-        if (seen % (uint64_t)p->crs_every == 0) {
-          panther_crs(st, t, widx, seen / (uint64_t)p->crs_every);
-          crs++;
-        }
+/* The block's PANTHER counts, in shared memory (integer sums: any order of
+ * the threads' additions gives the same totals) rather than in registers or
+ * a run-time-indexed array (AIMC_HOT_KERNEL's budget). */
+enum {
+  PANTHER_UP,
+  PANTHER_DOWN,
+  PANTHER_CRS,
+  PANTHER_SLICE0,
+  PANTHER_COUNTS = PANTHER_SLICE0 + AIMC_MAX_ARRAYS
+};
+
+/* The pulses of every slice of one weight over the batch, and its carry
+ * resolutions, in the CPU's order; counted into the block's `counts`. */
+__device__ static void panther_walk(aimc_state_t &st, const aimc_update_args_t &a,
+                                    const uint32_t *q, const uint8_t *neg, int64_t t,
+                                    uint64_t widx, aimc_normal_stream_t *ns,
+                                    unsigned long long *counts) {
+  const aimc_tile_params_t *tp = &st.params[t];
+  const aimc_algo_params_t *p = &tp->algo;
+  int32_t n = p->n_slices;
+  int64_t rows = st.rows, cols = st.cols;
+  /* lines are at most AIMC_MAX_DIM (host/tiles.c), so 32 bits */
+  uint32_t xl = (uint32_t)(widx % (uint64_t)cols);
+  uint32_t dl = (uint32_t)(cols + (int64_t)(widx / (uint64_t)cols));
+  uint64_t k = (uint64_t)t * (uint64_t)(rows * cols) + widx;
+  for (int64_t b = 0; b < a.batch; ++b) {
+    /* the sample's offset in q from the parameters, not a held line count
+     * (AIMC_HOT_KERNEL's register budget: ptxas spills with it) */
+    uint64_t o = ((uint64_t)t * (uint64_t)a.batch + (uint64_t)b) * (uint64_t)(st.rows + st.cols);
+    uint32_t xq = q[o + xl], dq = q[o + dl];
+    if (xq && dq) {
+      /* W -= lr d x: the weight goes up when d and x differ in sign */
+      int is_up = neg[o + xl] != neg[o + dl];
+      for (int32_t m = 0; m < n; ++m) {
+        uint32_t inc = aimc_panther_increment(xq, dq, n - 1 - m, n, 2u << p->slice_bits[m]);
+        if (!inc) continue;
+        aimc_array_t *arr = &st.arr[m];
+        aimc_wparams_t wp;
+        aimc_load_wparams(arr, (size_t)k, &wp);
+        aimc_normal_stream_init(
+            ns, tp->key,
+            aimc_subsequence(AIMC_STREAM_UPDATE_PULSE,
+                             aimc_array_counter(m, (a.call << 20) | (uint64_t)b)),
+            widx << 32);
+        float h = aimc_device_pulses(aimc_array_dev(tp, m), &wp, arr->h[k], is_up, inc, ns);
+        arr->h[k] = h;
+        arr->w[k] =
+            aimc_refresh_visible(tp, m, h, wp.ref, (a.write_call << 20) | (uint64_t)b, widx);
+        atomicAdd(&counts[is_up ? PANTHER_UP : PANTHER_DOWN], (unsigned long long)inc);
+        atomicAdd(&counts[PANTHER_SLICE0 + m], (unsigned long long)inc);
       }
     }
-    up = aimc_block_sum(up, red);
-    down = aimc_block_sum(down, red);
-    crs = aimc_block_sum(crs, red);
-    for (int32_t m = 0; m < n; ++m) per_array[m] = aimc_block_sum(per_array[m], red);
-    if (threadIdx.x == 0) {
-      aimc_count(&stats[t].pulses_up, up);
-      aimc_count(&stats[t].pulses_down, down);
-      for (int32_t m = 0; m < n; ++m) aimc_count(&stats[t].array_pulses[m], per_array[m]);
-      aimc_count(&stats[t].digital_ops, crs * (uint64_t)n);
+    /* samples seen before this call: reread (this kernel does not change it)
+     * rather than held, for the same budget */
+    uint64_t seen = st.algo[t].samples + (uint64_t)b + 1u;
+    if (seen % (uint64_t)p->crs_every == 0) {
+      panther_crs(st, t, widx, seen / (uint64_t)p->crs_every);
+      atomicAdd(&counts[PANTHER_CRS], 1ull);
     }
+  }
+}
+
+__global__ void AIMC_HOT_KERNEL panther_pulse_kernel(aimc_state_t st, aimc_update_args_t a,
+                                                     const uint32_t *q, const uint8_t *neg,
+                                                     aimc_tile_stats_t *stats) {
+  __shared__ unsigned long long counts[PANTHER_COUNTS];
+  /* each thread's noise stream, kept in shared memory as pulse_kernel's
+   * (AIMC_HOT_KERNEL's register budget) */
+  __shared__ aimc_normal_stream_t streams[AIMC_THREADS];
+  TILE_CHUNKS(st) {
+    TILE_CHUNK_INDEX(t, widx, valid);
+    for (int32_t c = (int32_t)threadIdx.x; c < PANTHER_COUNTS; c += (int32_t)blockDim.x)
+      counts[c] = 0;
+    __syncthreads(); /* the counts are zero */
+    if (valid) panther_walk(st, a, q, neg, t, widx, &streams[threadIdx.x], counts);
+    __syncthreads(); /* every pulse is counted */
+    if (threadIdx.x == 0) {
+      int32_t n = st.params[t].algo.n_slices;
+      aimc_count(&stats[t].pulses_up, counts[PANTHER_UP]);
+      aimc_count(&stats[t].pulses_down, counts[PANTHER_DOWN]);
+      for (int32_t m = 0; m < n; ++m)
+        aimc_count(&stats[t].array_pulses[m], counts[PANTHER_SLICE0 + m]);
+      aimc_count(&stats[t].digital_ops, counts[PANTHER_CRS] * (uint64_t)n);
+    }
+    __syncthreads(); /* thread 0 has read the counts before the next chunk zeroes them */
   }
 }
 

@@ -46,9 +46,11 @@ aimc_status_t aimc_cuda_transfer_rates(aimc_context_t *ctx, aimc_state_t *st, co
   return aimc_cuda_launched(ctx, "rates_kernel");
 }
 
-/* What one thread counts for its tile over a transfer call. */
+/* What a block counts for its tile over a transfer call, in shared memory
+ * (integer sums: any order of the threads' additions gives the same totals)
+ * rather than in each thread's registers (AIMC_HOT_KERNEL's budget). */
 typedef struct tally {
-  uint64_t up, down, flips;
+  unsigned long long up, down, flips;
 } tally_t;
 
 /* n pulses (up when n > 0) on device widx of C from transfer `reads`. */
@@ -57,10 +59,7 @@ __device__ static void pulse_slow(aimc_state_t &st, int64_t t, int64_t widx, int
   size_t k = (size_t)(t * (int64_t)st.rows * st.cols + widx);
   uint32_t count = aimc_pulse_write(&st.params[t], &st.arr[AIMC_ARRAY_SLOW], AIMC_ARRAY_SLOW, k,
                                     (uint64_t)widx, n, reads);
-  if (n > 0)
-    tl->up += count;
-  else
-    tl->down += count;
+  if (count) atomicAdd(n > 0 ? &tl->up : &tl->down, (unsigned long long)count);
 }
 
 /* Tiki-Taka v1: C += lr_t v e_k^T with the transfer-update parameters
@@ -113,12 +112,33 @@ __device__ static void write_tiki_taka(aimc_state_t &st, int64_t t, int64_t k, c
 
 typedef struct transfer_shared {
   float red[32];
-  uint64_t sum[32];
+  tally_t tally;
   int32_t n_reads;
 } transfer_shared_t;
 
-/* One transfer of line k = the tile's pointer. `in`, `v` and `out` are
- * scratch of the block (n_in, n_in and n_out floats). */
+/* The transfer_kernel instantiation that serves tiles of algorithm `kind`:
+ * one per transfer-family algorithm, so that each compiles the steps of one
+ * algorithm only (all four in one kernel do not fit AIMC_HOT_KERNEL's
+ * registers), and TRANSFER_OTHER for any other kind (the read and the
+ * pointer only, as before). */
+enum { TRANSFER_OTHER = AIMC_ALGO_COUNT };
+AIMC_HD int transfer_group(int kind) {
+  return kind == AIMC_ALGO_TIKI_TAKA || kind == AIMC_ALGO_TTV2 || kind == AIMC_ALGO_CHOPPED_TTV2 ||
+                 kind == AIMC_ALGO_AGAD
+             ? kind
+             : TRANSFER_OTHER;
+}
+
+/* Whether sweep number `sweeps` (counted from 0) is the last of a chopper
+ * period. */
+__device__ static inline int sweep_ends_period(uint64_t sweeps, int64_t period) {
+  return (int64_t)(sweeps % (uint64_t)period) == period - 1;
+}
+
+/* One transfer of line k = the tile's pointer, for a tile of algorithm
+ * KIND (transfer_group). `in`, `v` and `out` are scratch of the block
+ * (n_in, n_in and n_out floats). */
+template <int KIND>
 __device__ static void transfer_line(aimc_state_t &st, int64_t t, float count_lr, float *in,
                                      float *v, float *out, transfer_shared_t *sh, tally_t *tl) {
   const aimc_tile_params_t *tp = &st.params[t];
@@ -128,7 +148,7 @@ __device__ static void transfer_line(aimc_state_t &st, int64_t t, float count_lr
   int32_t lines = aimc_transfer_lines(p, st.rows, st.cols);
   int64_t n_out = p->transfer_columns ? rows : cols;
   int64_t k = as->next;
-  uint64_t reads = as->reads, sweeps = as->sweeps;
+  uint64_t reads = as->reads;
   int dir = p->transfer_columns ? AIMC_TRANSFER_FORWARD : AIMC_TRANSFER_BACKWARD;
 
   /* read line k of A with a one-hot input through the transfer IO */
@@ -144,8 +164,9 @@ __device__ static void transfer_line(aimc_state_t &st, int64_t t, float count_lr
     c_line = p->transfer_columns ? st.c_in + t * cols : st.c_out + t * rows;
     c_other = p->transfer_columns ? st.c_out + t * rows : st.c_in + t * cols;
   }
-  int64_t period = aimc_chop_period(p->in_chop_prob);
-  switch (p->kind) {
+  /* the sweep count and chopper period are read where used, after the
+   * line's writes, rather than held across them (AIMC_HOT_KERNEL's budget) */
+  switch (KIND) {
     case AIMC_ALGO_TIKI_TAKA: {
       if (p->with_reset_prob > 0.0f &&
           aimc_chopper_uniform(tp->key, reads, (uint64_t)k, 3) < p->with_reset_prob) {
@@ -180,17 +201,17 @@ __device__ static void transfer_line(aimc_state_t &st, int64_t t, float count_lr
       if (threadIdx.x == 0 && p->in_chop_prob > 0.0f) {
         int sw = p->in_chop_random
                      ? aimc_chopper_uniform(tp->key, reads, (uint64_t)k, 0) < p->in_chop_prob
-                     : (int64_t)(sweeps % (uint64_t)period) == period - 1;
+                     : sweep_ends_period(as->sweeps, aimc_chop_period(p->in_chop_prob));
         if (sw) {
           c_line[k] = (int8_t)-c_line[k];
-          tl->flips++;
+          atomicAdd(&tl->flips, 1ull);
         }
       }
       if (k == lines - 1 && p->out_chop_prob > 0.0f) /* each thread its own outputs */
         for (int64_t o = threadIdx.x; o < n_out; o += blockDim.x)
           if (aimc_chopper_uniform(tp->key, reads, (uint64_t)(lines + o), 1) < p->out_chop_prob) {
             c_other[o] = (int8_t)-c_other[o];
-            tl->flips++;
+            atomicAdd(&tl->flips, 1ull);
           }
       break;
     }
@@ -200,7 +221,7 @@ __device__ static void transfer_line(aimc_state_t &st, int64_t t, float count_lr
       int sw = switched[k];
       int8_t ck = c_line[k];
       /* writes start once the past mean of a full chopper period exists */
-      int write = sweeps >= (uint64_t)period;
+      int write = as->sweeps >= (uint64_t)aimc_chop_period(p->in_chop_prob);
       for (int64_t o = threadIdx.x; o < n_out; o += blockDim.x) {
         int64_t widx = aimc_line_element(p, cols, o, k);
         float sign = (ck < 0) != (c_other[o] < 0) ? -1.0f : 1.0f;
@@ -210,8 +231,9 @@ __device__ static void transfer_line(aimc_state_t &st, int64_t t, float count_lr
       }
       __syncthreads(); /* every thread has read switched[k] and c_line[k] */
       if (threadIdx.x == 0) {
-        int64_t cur = (int64_t)(sweeps % (uint64_t)period) + 1;
-        int flip_now = cur == period;
+        /* made again here rather than held across the writes */
+        c_line = p->transfer_columns ? st.c_in + t * cols : st.c_out + t * rows;
+        int flip_now = sweep_ends_period(as->sweeps, aimc_chop_period(p->in_chop_prob));
         if (p->in_chop_random &&
             aimc_chopper_uniform(tp->key, reads, (uint64_t)k, 0) < p->in_chop_prob)
           flip_now = 1;
@@ -219,7 +241,7 @@ __device__ static void transfer_line(aimc_state_t &st, int64_t t, float count_lr
         if (flip_now) {
           c_line[k] = (int8_t)-c_line[k];
           switched[k] = 1;
-          tl->flips++;
+          atomicAdd(&tl->flips, 1ull);
         }
       }
       break;
@@ -249,14 +271,17 @@ __device__ static inline uint64_t line_ops(const aimc_algo_params_t *p, int64_t 
   }
 }
 
-__global__ void transfer_kernel(aimc_state_t st, int64_t batch, const float *count_lr,
-                                aimc_tile_stats_t *stats, float *scratch) {
+template <int KIND>
+__global__ void AIMC_HOT_KERNEL transfer_kernel(aimc_state_t st, int64_t batch,
+                                                const float *count_lr, aimc_tile_stats_t *stats,
+                                                float *scratch) {
   __shared__ transfer_shared_t sh;
   int64_t width = st.rows > st.cols ? st.rows : st.cols;
   float *in = scratch + (uint64_t)blockIdx.x * 3u * (uint64_t)width, *v = in + width,
         *out = v + width;
   AIMC_BLOCK_LOOP(t, (uint64_t)st.n_tiles) {
     const aimc_tile_params_t *tp = &st.params[t];
+    if (transfer_group(tp->algo.kind) != KIND) continue; /* another launch's tile */
     int32_t lines = aimc_transfer_lines(&tp->algo, st.rows, st.cols);
     if (threadIdx.x == 0) {
       aimc_algo_state_t *as = &st.algo[t];
@@ -264,14 +289,14 @@ __global__ void transfer_kernel(aimc_state_t st, int64_t batch, const float *cou
       int64_t every = aimc_transfer_period(&tp->algo, batch, lines, aimc_fast_states(tp));
       int due = every != 0 && as->samples % (uint64_t)every == 0;
       sh.n_reads = !due ? 0 : (aimc_is_chopped(tp->algo.kind) ? 1 : tp->algo.n_reads);
+      sh.tally.up = sh.tally.down = sh.tally.flips = 0;
     }
     __syncthreads();
     int32_t n = sh.n_reads;
-    tally_t tl = {0, 0, 0};
     for (int32_t r = 0; r < n; ++r)
-      transfer_line(st, (int64_t)t, count_lr[t], in, v, out, &sh, &tl);
-    uint64_t up = aimc_block_sum(tl.up, sh.sum), down = aimc_block_sum(tl.down, sh.sum);
-    uint64_t flips = aimc_block_sum(tl.flips, sh.sum);
+      transfer_line<KIND>(st, (int64_t)t, count_lr[t], in, v, out, &sh, &sh.tally);
+    /* transfer_line ends on a barrier: every count is in */
+    uint64_t up = sh.tally.up, down = sh.tally.down, flips = sh.tally.flips;
     if (threadIdx.x == 0 && n > 0) {
       int64_t n_out = tp->algo.transfer_columns ? st.rows : st.cols;
       aimc_count(&stats[t].pulses_up, up);
@@ -281,6 +306,7 @@ __global__ void transfer_kernel(aimc_state_t st, int64_t batch, const float *cou
       aimc_count(&stats[t].transfers, (uint64_t)n);
       aimc_count(&stats[t].digital_ops, (uint64_t)n * line_ops(&tp->algo, n_out));
     }
+    __syncthreads(); /* sh is read before thread 0 writes the next tile's */
   }
 }
 
@@ -297,7 +323,28 @@ aimc_status_t aimc_cuda_transfer(aimc_context_t *ctx, aimc_state_t *st, int64_t 
   /* the read's lanes: rows of W x for column reads, columns of W^T d for row reads */
   unsigned threads = AIMC_THREADS;
   if (width * 8u < threads) threads = (unsigned)((width * 8u + 31u) / 32u * 32u);
-  AIMC_LAUNCH(transfer_kernel, (unsigned)blocks, threads, 0, aimc_stream(ctx))
-  (*st, batch, count_lr, stats, scratch);
-  return aimc_cuda_launched(ctx, "transfer_kernel");
+  /* The instantiation of the batch's algorithm: every tile of a batch has
+   * tile 0's kind (host/tiles.c). Without host parameters every one is
+   * launched; each serves only its own tiles, and tiles share nothing. */
+  int present[AIMC_ALGO_COUNT + 1] = {0};
+  if (st->host_params && st->n_tiles > 0) {
+    present[transfer_group(st->host_params[0].algo.kind)] = 1;
+  } else {
+    present[AIMC_ALGO_TIKI_TAKA] = present[AIMC_ALGO_TTV2] = present[AIMC_ALGO_CHOPPED_TTV2] =
+        present[AIMC_ALGO_AGAD] = present[TRANSFER_OTHER] = 1;
+  }
+  cudaStream_t stream = aimc_stream(ctx);
+#define TRANSFER_LAUNCH(K)                                                   \
+  if (present[K]) {                                                          \
+    AIMC_LAUNCH(transfer_kernel<K>, (unsigned)blocks, threads, 0, stream)    \
+    (*st, batch, count_lr, stats, scratch);                                  \
+    if ((s = aimc_cuda_launched(ctx, "transfer_kernel")) != AIMC_OK) return s; \
+  }
+  TRANSFER_LAUNCH(AIMC_ALGO_TIKI_TAKA)
+  TRANSFER_LAUNCH(AIMC_ALGO_TTV2)
+  TRANSFER_LAUNCH(AIMC_ALGO_CHOPPED_TTV2)
+  TRANSFER_LAUNCH(AIMC_ALGO_AGAD)
+  TRANSFER_LAUNCH(TRANSFER_OTHER)
+#undef TRANSFER_LAUNCH
+  return AIMC_OK;
 }

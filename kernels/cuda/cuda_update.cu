@@ -95,28 +95,39 @@ typedef struct weight_walk {
   uint32_t pulsed, next; /* pulsed in this call; noise-stream position */
   int loaded;
   aimc_wparams_t wp;
-  aimc_normal_stream_t ns;
 } weight_walk_t;
 
-/* Pulses of the coincidences of one sample on a weight (direct_kernel). */
-__device__ static inline void walk_pulses(weight_walk_t *w, const aimc_tile_params_t *tp,
+/* What each thread of a pulse block keeps in shared memory rather than in
+ * registers (AIMC_HOT_KERNEL's budget): its weight's noise stream, touched
+ * once per pulse, and its pulse counts, added to once per row (pulse_kernel)
+ * or sample (direct_kernel). */
+typedef struct lane_state {
+  aimc_normal_stream_t ns;
+  uint64_t up, down;
+} lane_state_t;
+
+/* Pulses of the coincidences of one sample on a weight (direct_kernel). The
+ * device record is loaded again for every sample with pulses rather than
+ * kept in registers across the samples' train draws (the planes do not
+ * change during the update, so the values are the CPU's). */
+__device__ static inline void walk_pulses(weight_walk_t *w, lane_state_t *ls,
+                                          const aimc_tile_params_t *tp,
                                           const aimc_device_params_t *dev, const aimc_array_t *arr,
                                           uint64_t k, uint64_t widx, uint64_t sub, int noisy,
-                                          int32_t n, int up, uint64_t *up_total,
-                                          uint64_t *down_total) {
-  if (!w->loaded) {
-    aimc_load_wparams(arr, (size_t)k, &w->wp);
-    aimc_normal_stream_init(&w->ns, tp->key, sub, widx << 32);
-    if (noisy) aimc_normal_stream_seek(&w->ns, w->next);
-    w->loaded = 1;
+                                          int32_t n, int up) {
+  if (!w->pulsed) {
+    aimc_normal_stream_init(&ls->ns, tp->key, sub, widx << 32);
+    if (noisy) aimc_normal_stream_seek(&ls->ns, w->next);
     w->pulsed = PULSED_BIT;
   }
-  w->h = aimc_device_pulses(dev, &w->wp, w->h, up, (uint32_t)n, &w->ns);
-  if (noisy) w->next = w->ns.next;
+  aimc_wparams_t wp;
+  aimc_load_wparams(arr, (size_t)k, &wp);
+  w->h = aimc_device_pulses(dev, &wp, w->h, up, (uint32_t)n, &ls->ns);
+  if (noisy) w->next = ls->ns.next;
   if (up)
-    *up_total += (uint64_t)n;
+    ls->up += (uint64_t)n;
   else
-    *down_total += (uint64_t)n;
+    ls->down += (uint64_t)n;
 }
 
 /* The visible weight after the call's last pulse. */
@@ -268,14 +279,6 @@ __device__ static inline void walk_chunk(weight_walk_t *w, const chunk_lines_t &
   if (noisy) w->next = ns->next;
 }
 
-/* What each thread of a pulse block keeps in shared memory rather than in
- * registers (AIMC_HOT_KERNEL's budget): its weight's noise stream, touched
- * once per pulse, and its pulse counts, added to once per row. */
-typedef struct lane_state {
-  aimc_normal_stream_t ns;
-  uint64_t up, down;
-} lane_state_t;
-
 /* Walks this thread's column down the item's rows for one chunk. */
 __device__ static inline void walk_rows(const aimc_state_t &st, const aimc_update_args_t &a,
                                         const pulse_item_t &it, const chunk_lines_t &cl,
@@ -374,8 +377,10 @@ __global__ void AIMC_HOT_KERNEL pulse_kernel(aimc_state_t st, aimc_update_args_t
  * lines itself (aimc_coincidences_direct), one thread per weight. A rare
  * path (trains of over a thousand slots), so statistics go straight to the
  * counters. */
-__global__ void direct_kernel(aimc_state_t st, aimc_update_args_t a, const aimc_blab_t *blab,
-                              aimc_tile_stats_t *stats) {
+__global__ void AIMC_HOT_KERNEL direct_kernel(aimc_state_t st, aimc_update_args_t a,
+                                              const aimc_blab_t *blab, aimc_tile_stats_t *stats) {
+  __shared__ lane_state_t lanes[AIMC_THREADS];
+  lane_state_t *ls = &lanes[threadIdx.x];
   int64_t rows = st.rows, cols = st.cols, per_tile = rows * cols;
   uint64_t n = (uint64_t)st.n_tiles * (uint64_t)per_tile;
   aimc_array_t *arr = &st.arr[a.array];
@@ -387,15 +392,16 @@ __global__ void direct_kernel(aimc_state_t st, aimc_update_args_t a, const aimc_
     const aimc_tile_params_t *tp = &st.params[t];
     const aimc_device_params_t *dev = aimc_array_dev(tp, a.array);
     uint64_t widx = k - (uint64_t)t * per_tile;
-    int64_t i = (int64_t)(widx / (uint64_t)cols), j = (int64_t)(widx % (uint64_t)cols);
+    /* lines are at most AIMC_MAX_DIM (host/tiles.c), so 32 bits */
+    int32_t i = (int32_t)(widx / (uint64_t)cols), j = (int32_t)(widx % (uint64_t)cols);
     int stochastic = u.pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED;
     int noisy = aimc_device_needs_noise(dev);
     weight_walk_t w;
     w.pulsed = 0;
     w.next = 0;
-    w.loaded = 0;
     w.h = arr->h[k];
-    uint64_t up_total = 0, down_total = 0;
+    ls->up = 0;
+    ls->down = 0;
     for (int64_t b = 0; b < a.batch; ++b) {
       aimc_blab_t bb = blab[t * a.batch + b];
       if (bb.bl == 0) continue;
@@ -407,13 +413,12 @@ __global__ void direct_kernel(aimc_state_t st, aimc_update_args_t a, const aimc_
                       ? aimc_coincidences_direct(tp->key, rs.x, lx, px, rs.d, ld, pd, bb.bl)
                       : aimc_implicit_count(u.pulse_type, bb.bl, px, pd);
       if (c <= 0) continue;
-      walk_pulses(&w, tp, dev, arr, k, widx, rs.pulse, noisy, c, (xv < 0.0f) != (dv < 0.0f),
-                  &up_total, &down_total);
+      walk_pulses(&w, ls, tp, dev, arr, k, widx, rs.pulse, noisy, c, (xv < 0.0f) != (dv < 0.0f));
     }
     finish_weight(&w, tp, arr, a.array, k, widx, a.write_call);
-    aimc_count(&stats[t].pulses_up, up_total);
-    aimc_count(&stats[t].pulses_down, down_total);
-    aimc_count(&stats[t].array_pulses[a.array], up_total + down_total);
+    aimc_count(&stats[t].pulses_up, ls->up);
+    aimc_count(&stats[t].pulses_down, ls->down);
+    aimc_count(&stats[t].array_pulses[a.array], ls->up + ls->down);
   }
 }
 
