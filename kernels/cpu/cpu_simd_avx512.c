@@ -300,4 +300,5 @@ static void io_normals_avx512(uint64_t key, uint64_t subsequence, uint64_t first
 const aimc_simd_ops_t aimc_simd_avx512 = {"avx512",        normal4_blocks_avx512,
                                           reads_dot_rows,  reads_dot_cols,
                                           coincidences_popcnt, pulse_seg_avx512,
-                                          io_normals_avx512};
+                                          io_normals_avx512,
+    reads_dot_rows_n512, reads_dot_cols_n512, reads_io_stats, reads_io_inputs, reads_io_outputs};

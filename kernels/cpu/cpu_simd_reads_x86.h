@@ -12,7 +12,11 @@
 #define AIMC_CPU_SIMD_READS_X86_H
 
 #include <immintrin.h>
+#include <math.h>
 #include <stdint.h>
+
+#include "kernels/common/params.h"
+#include "kernels/common/reduce.h"
 
 /* Lanes below n (0..8) set: the tail of a row, zeros elsewhere. Adding the
  * zero products of the other lanes leaves every partial sum unchanged (a
@@ -101,5 +105,329 @@ static void reads_dot_cols(const float *w, int64_t rows, int64_t cols, const flo
   }
   if (n > 0) reads_add_rows(y, cols, r, a, n);
 }
+
+/* ---- several samples at once ------------------------------------------------ */
+
+/* The n-sample products as single-sample loops: the 256-bit path (16
+ * registers leave no room to block samples as well as rows). Unused where
+ * the AVX-512 twins below are compiled. */
+__attribute__((unused)) static void reads_dot_rows_n(const float *w, int64_t rows, int64_t cols, const float *v,
+                             int64_t vs, int64_t nb, float *y, int64_t ys) {
+  for (int64_t s = 0; s < nb; ++s) reads_dot_rows(w, rows, cols, v + s * vs, y + s * ys);
+}
+
+__attribute__((unused)) static void reads_dot_cols_n(const float *w, int64_t rows, int64_t cols, const float *v,
+                             int64_t vs, int64_t nb, float *y, int64_t ys) {
+  for (int64_t s = 0; s < nb; ++s) reads_dot_cols(w, rows, cols, v + s * vs, y + s * ys);
+}
+
+/* ---- the IO steps of a read on 8 lanes ------------------------------------ */
+
+static inline __m256 reads_abs(__m256 x) {
+  return _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)));
+}
+
+/* Lane l sums the x_j, j = l mod 8, in increasing j, each into pos or neg as
+ * aimc_tree_lane_signed (x > 0 to pos, else neg; a lane not taking x adds
+ * +0, which leaves its partial, never -0, unchanged); the 8 partials are
+ * combined by aimc_tree_combine. The maxima: max_ps(x, acc) keeps acc for a
+ * NaN x, as the portable loop. */
+static void reads_io_stats(const float *x, int64_t n, float *abs_max, float *max, float *pos,
+                           float *neg) {
+  const __m256 zero = _mm256_setzero_ps();
+  __m256 am = zero, mx = _mm256_set1_ps(-INFINITY), ps = zero, ng = zero;
+  for (int64_t j = 0; j < n; j += 8) {
+    __m256i m = reads_tail_mask(n - j < 8 ? n - j : 8);
+    __m256 xv = _mm256_maskload_ps(x + j, m);
+    __m256 in = _mm256_castsi256_ps(m);
+    am = _mm256_max_ps(reads_abs(xv), am);
+    mx = _mm256_blendv_ps(mx, _mm256_max_ps(xv, mx), in);
+    __m256 gt = _mm256_cmp_ps(xv, zero, _CMP_GT_OQ);
+    ps = _mm256_add_ps(ps, _mm256_and_ps(xv, gt));
+    ng = _mm256_add_ps(ng, _mm256_andnot_ps(gt, xv));
+  }
+  float a[8], b[8], p[8], q[8];
+  _mm256_storeu_ps(a, am);
+  _mm256_storeu_ps(b, mx);
+  _mm256_storeu_ps(p, ps);
+  _mm256_storeu_ps(q, ng);
+  float ra = a[0], rb = b[0];
+  for (int l = 1; l < 8; ++l) {
+    ra = a[l] > ra ? a[l] : ra;
+    rb = b[l] > rb ? b[l] : rb;
+  }
+  *abs_max = ra;
+  *max = rb;
+  *pos = aimc_tree_combine(p);
+  *neg = aimc_tree_combine(q);
+}
+
+/* aimc_quantize(v, step, 0, 0) for step > 0: rintf(v / step) * step. */
+static inline __m256 reads_quantize(__m256 v, float step) {
+  __m256 st = _mm256_set1_ps(step);
+  return _mm256_mul_ps(
+      _mm256_round_ps(_mm256_div_ps(v, st), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), st);
+}
+
+/* v < lo ? lo : (v > hi ? hi : v), lanes as aimc_clampf. */
+static inline __m256 reads_clamp(__m256 v, float lo, float hi) {
+  __m256 lov = _mm256_set1_ps(lo), hiv = _mm256_set1_ps(hi);
+  __m256 r = _mm256_blendv_ps(v, hiv, _mm256_cmp_ps(v, hiv, _CMP_GT_OQ));
+  return _mm256_blendv_ps(r, lov, _mm256_cmp_ps(v, lov, _CMP_LT_OQ));
+}
+
+/* aimc_io_input without random numbers: scale, DAC, clip, asymmetry. */
+static void reads_io_inputs(const aimc_io_params_t *p, const float *in, int64_t n, float scale,
+                            float *v) {
+  const __m256 sc = _mm256_set1_ps(scale), zero = _mm256_setzero_ps();
+  const __m256 asym = _mm256_set1_ps(1.0f - p->inp_asymmetry);
+  for (int64_t j = 0; j < n; j += 8) {
+    __m256i m = reads_tail_mask(n - j < 8 ? n - j : 8);
+    __m256 x = _mm256_mul_ps(_mm256_maskload_ps(in + j, m), sc);
+    if (p->inp_step > 0.0f) x = reads_quantize(x, p->inp_step);
+    x = reads_clamp(x, -p->inp_bound, p->inp_bound);
+    if (p->inp_asymmetry != 0.0f)
+      x = _mm256_blendv_ps(x, _mm256_mul_ps(x, asym), _mm256_cmp_ps(x, zero, _CMP_LT_OQ));
+    _mm256_maskstore_ps(v + j, m, x);
+  }
+}
+
+/* aimc_io_weight_noise_z then aimc_io_output_z on 8 outputs at a time, each
+ * step taken when the scalar code takes it (per lane where it tests a lane's
+ * value). */
+static int reads_io_outputs(const aimc_io_params_t *p, const float *y, const float *q_o,
+                            float q_add, const float *nl, const float *sigma, const float *z0,
+                            const float *z1, const uint32_t *w2, int64_t n, float *out) {
+  const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+  const __m256 ob = _mm256_set1_ps(p->out_bound), nob = _mm256_set1_ps(-p->out_bound);
+  int w_noise = p->w_noise_type != AIMC_W_NOISE_NONE && p->w_noise > 0.0f;
+  int hit = 0;
+  for (int64_t o = 0; o < n; o += 8) {
+    __m256i m = reads_tail_mask(n - o < 8 ? n - o : 8);
+    __m256 yv = _mm256_maskload_ps(y + o, m);
+    if (w_noise) {
+      __m256 q = q_o ? _mm256_maskload_ps(q_o + o, m) : _mm256_set1_ps(q_add);
+      __m256 z = z0 ? _mm256_maskload_ps(z0 + o, m) : zero;
+      yv = _mm256_add_ps(yv, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(p->w_noise),
+                                                         _mm256_sqrt_ps(q)), z));
+    }
+    if (p->has_nonlinearity) {
+      __m256 s = _mm256_maskload_ps(nl + o, m);
+      yv = _mm256_div_ps(yv, _mm256_add_ps(one, reads_abs(_mm256_mul_ps(s, yv))));
+    }
+    if (p->out_asymmetry > 0.0f)
+      yv = _mm256_blendv_ps(yv, _mm256_mul_ps(yv, _mm256_set1_ps(1.0f - p->out_asymmetry)),
+                            _mm256_cmp_ps(yv, zero, _CMP_LT_OQ));
+    __m256 sg = _mm256_maskload_ps(sigma + o, m);
+    __m256 noisy = _mm256_cmp_ps(sg, zero, _CMP_GT_OQ);
+    if (_mm256_movemask_ps(noisy)) {
+      __m256 z = z1 ? _mm256_maskload_ps(z1 + o, m) : zero;
+      yv = _mm256_blendv_ps(yv, _mm256_add_ps(yv, _mm256_mul_ps(sg, z)), noisy);
+    }
+    if (p->out_step > 0.0f) {
+      __m256 st = _mm256_set1_ps(p->out_step);
+      __m256 q = _mm256_div_ps(yv, st);
+      if (p->out_sto_round) {
+        __m256i w = w2 ? _mm256_maskload_epi32((const int *)(w2 + o), m) : _mm256_setzero_si256();
+        __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(w, 8)),
+                                 _mm256_set1_ps(5.9604644775390625e-8f));
+        q = _mm256_add_ps(q, _mm256_sub_ps(u, _mm256_set1_ps(0.5f)));
+      }
+      yv = _mm256_mul_ps(_mm256_round_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), st);
+    }
+    __m256 in = _mm256_castsi256_ps(m);
+    __m256 hi = _mm256_and_ps(_mm256_cmp_ps(yv, ob, _CMP_GT_OQ), in);
+    __m256 lo = _mm256_andnot_ps(hi, _mm256_and_ps(_mm256_cmp_ps(yv, nob, _CMP_LT_OQ), in));
+    yv = _mm256_blendv_ps(_mm256_blendv_ps(yv, ob, hi), nob, lo);
+    if (_mm256_movemask_ps(hi) || (p->bm_test_negative_bound && _mm256_movemask_ps(lo))) hit = 1;
+    _mm256_maskstore_ps(out + o, m, yv);
+  }
+  return hit;
+}
+
+#if defined(__AVX512F__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
+/* ---- register blocking over samples (AVX-512: 32 registers) --------------
+ * Forward: a 512-bit accumulator holds one row's 8 partial sums for two
+ * samples (low half the first, high half the second); each weight chunk is
+ * loaded once (broadcast to both halves) for up to 8 samples and 4 rows, 16
+ * accumulators. Every (row, sample) partial sum takes exactly the terms and
+ * order of the one-sample kernel, so the bits are the same. */
+
+#define READS_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* 8 floats of each of two samples, lanes of `mask` (zeros elsewhere). */
+READS_ALWAYS_INLINE __m512 reads_pair(const float *a, const float *b, __mmask8 mask) {
+  return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_maskz_loadu_ps(mask, a)),
+                            _mm256_maskz_loadu_ps(mask, b), 1);
+}
+
+READS_ALWAYS_INLINE __m256 reads_half(__m512 x, int h) {
+  return h ? _mm512_extractf32x8_ps(x, 1) : _mm512_castps512_ps256(x);
+}
+
+/* Rows i0 .. i0+R-1 (R = 4 or 1) for the P sample pairs of v[0 .. 2P-1]
+ * (pointers to each sample's input; an odd count repeats its last sample,
+ * whose duplicate result is not stored: ns = samples stored). */
+READS_ALWAYS_INLINE void reads_rows_block(const float *w, int64_t cols, int R, int P,
+                                          const float *const *v, float *const *y, int ns) {
+  __m512 acc[4][4];
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < P; ++q) acc[r][q] = _mm512_setzero_ps();
+  int64_t c8 = cols & ~(int64_t)7;
+  for (int64_t j = 0; j < c8; j += 8) {
+    __m512 vv[4];
+    for (int q = 0; q < P; ++q) vv[q] = reads_pair(v[2 * q] + j, v[2 * q + 1] + j, 0xff);
+    for (int r = 0; r < R; ++r) {
+      __m512 ww = _mm512_broadcast_f32x8(_mm256_loadu_ps(w + r * cols + j));
+      for (int q = 0; q < P; ++q) acc[r][q] = _mm512_add_ps(acc[r][q], _mm512_mul_ps(ww, vv[q]));
+    }
+  }
+  if (c8 < cols) {
+    __mmask8 tail = (__mmask8)((1u << (cols - c8)) - 1u);
+    __m512 vv[4];
+    for (int q = 0; q < P; ++q) vv[q] = reads_pair(v[2 * q] + c8, v[2 * q + 1] + c8, tail);
+    for (int r = 0; r < R; ++r) {
+      __m512 ww = _mm512_broadcast_f32x8(_mm256_maskz_loadu_ps(tail, w + r * cols + c8));
+      for (int q = 0; q < P; ++q) acc[r][q] = _mm512_add_ps(acc[r][q], _mm512_mul_ps(ww, vv[q]));
+    }
+  }
+  for (int q = 0; q < P; ++q)
+    for (int h = 0; h < 2; ++h) {
+      int s = 2 * q + h;
+      if (s >= ns) break;
+      if (R == 4) {
+        __m128 t = reads_combine4(reads_half(acc[0][q], h),
+                                  reads_half(acc[1][q], h),
+                                  reads_half(acc[2][q], h),
+                                  reads_half(acc[3][q], h));
+        _mm_storeu_ps(y[s], t);
+      } else {
+        __m256 a = reads_half(acc[0][q], h);
+        y[s][0] = _mm_cvtss_f32(reads_combine4(a, a, a, a));
+      }
+    }
+}
+
+#define READS_ROWS_BLOCK(R, P)                                                                 \
+  static void reads_rows_block_##R##_##P(const float *w, int64_t cols, const float *const *v, \
+                                         float *const *y, int ns) {                            \
+    reads_rows_block(w, cols, R, P, v, y, ns);                                                 \
+  }
+READS_ROWS_BLOCK(4, 1)
+READS_ROWS_BLOCK(4, 2)
+READS_ROWS_BLOCK(4, 3)
+READS_ROWS_BLOCK(4, 4)
+READS_ROWS_BLOCK(1, 1)
+READS_ROWS_BLOCK(1, 2)
+READS_ROWS_BLOCK(1, 3)
+READS_ROWS_BLOCK(1, 4)
+
+typedef void (*reads_rows_block_fn)(const float *, int64_t, const float *const *, float *const *,
+                                    int);
+
+static void reads_dot_rows_n512(const float *w, int64_t rows, int64_t cols, const float *v,
+                                int64_t vs, int64_t nb, float *y, int64_t ys) {
+  static const reads_rows_block_fn four[4] = {reads_rows_block_4_1, reads_rows_block_4_2,
+                                              reads_rows_block_4_3, reads_rows_block_4_4};
+  static const reads_rows_block_fn one[4] = {reads_rows_block_1_1, reads_rows_block_1_2,
+                                             reads_rows_block_1_3, reads_rows_block_1_4};
+  for (int64_t s0 = 0; s0 < nb; s0 += 8) {
+    int ns = nb - s0 < 8 ? (int)(nb - s0) : 8, pairs = (ns + 1) / 2;
+    const float *vp[8];
+    float *yp[8];
+    for (int s = 0; s < 8; ++s) vp[s] = v + (s0 + (s < ns ? s : ns - 1)) * vs;
+    int64_t i = 0;
+    for (; i + 4 <= rows; i += 4) {
+      for (int s = 0; s < ns; ++s) yp[s] = y + (s0 + s) * ys + i;
+      four[pairs - 1](w + i * cols, cols, vp, yp, ns);
+    }
+    for (; i < rows; ++i) {
+      for (int s = 0; s < ns; ++s) yp[s] = y + (s0 + s) * ys + i;
+      one[pairs - 1](w + i * cols, cols, vp, yp, ns);
+    }
+  }
+}
+
+/* Transposed: outputs j .. j+16C-1 (C = 1 or 2 registers, the last one
+ * masked by m1) of S samples kept in registers over all rows, rows added in
+ * order, each weight chunk loaded once for the S samples. A sample whose
+ * input is exactly 0 at row i skips the row (masked add), as dot_cols;
+ * `skips` = 0 when no input of the block is 0, which saves the masks. */
+READS_ALWAYS_INLINE void reads_cols_block(const float *w, int64_t rows, int64_t cols, int C,
+                                          __mmask16 m0, __mmask16 m1, int S, int skips,
+                                          const float *const *v, float *const *y) {
+  __m512 acc[8][2];
+  for (int s = 0; s < S; ++s)
+    for (int c = 0; c < C; ++c) acc[s][c] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < rows; ++i) {
+    const float *row = w + i * cols;
+    __m512 w0 = _mm512_maskz_loadu_ps(m0, row);
+    __m512 w1 = C > 1 ? _mm512_maskz_loadu_ps(m1, row + 16) : w0;
+    for (int s = 0; s < S; ++s) {
+      float a = v[s][i];
+      __m512 av = _mm512_set1_ps(a);
+      if (skips) {
+        __mmask16 k = (__mmask16)(a != 0.0f ? 0xffffu : 0u);
+        acc[s][0] = _mm512_mask_add_ps(acc[s][0], k, acc[s][0], _mm512_mul_ps(w0, av));
+        if (C > 1) acc[s][1] = _mm512_mask_add_ps(acc[s][1], k, acc[s][1], _mm512_mul_ps(w1, av));
+      } else {
+        acc[s][0] = _mm512_add_ps(acc[s][0], _mm512_mul_ps(w0, av));
+        if (C > 1) acc[s][1] = _mm512_add_ps(acc[s][1], _mm512_mul_ps(w1, av));
+      }
+    }
+  }
+  for (int s = 0; s < S; ++s) {
+    _mm512_mask_storeu_ps(y[s], m0, acc[s][0]);
+    if (C > 1) _mm512_mask_storeu_ps(y[s] + 16, m1, acc[s][1]);
+  }
+}
+
+#define READS_COLS_BLOCK(C, S, K)                                                              \
+  static void reads_cols_block_##C##_##S##_##K(const float *w, int64_t rows, int64_t cols,   \
+                                               __mmask16 m0, __mmask16 m1,                    \
+                                               const float *const *v, float *const *y) {      \
+    reads_cols_block(w, rows, cols, C, m0, m1, S, K, v, y);                                   \
+  }
+#define READS_COLS_BLOCKS(C, K)                                                                 \
+  READS_COLS_BLOCK(C, 1, K) READS_COLS_BLOCK(C, 2, K) READS_COLS_BLOCK(C, 3, K)                 \
+  READS_COLS_BLOCK(C, 4, K) READS_COLS_BLOCK(C, 5, K) READS_COLS_BLOCK(C, 6, K)                 \
+  READS_COLS_BLOCK(C, 7, K) READS_COLS_BLOCK(C, 8, K)
+READS_COLS_BLOCKS(1, 0)
+READS_COLS_BLOCKS(1, 1)
+READS_COLS_BLOCKS(2, 0)
+READS_COLS_BLOCKS(2, 1)
+
+typedef void (*reads_cols_block_fn)(const float *, int64_t, int64_t, __mmask16, __mmask16,
+                                    const float *const *, float *const *);
+#define READS_COLS_TABLE(C, K)                                                                  \
+  {reads_cols_block_##C##_1_##K, reads_cols_block_##C##_2_##K, reads_cols_block_##C##_3_##K,    \
+   reads_cols_block_##C##_4_##K, reads_cols_block_##C##_5_##K, reads_cols_block_##C##_6_##K,    \
+   reads_cols_block_##C##_7_##K, reads_cols_block_##C##_8_##K}
+
+static void reads_dot_cols_n512(const float *w, int64_t rows, int64_t cols, const float *v,
+                                int64_t vs, int64_t nb, float *y, int64_t ys) {
+  static const reads_cols_block_fn table[2][2][8] = {
+      {READS_COLS_TABLE(1, 0), READS_COLS_TABLE(1, 1)},
+      {READS_COLS_TABLE(2, 0), READS_COLS_TABLE(2, 1)}};
+  for (int64_t s0 = 0; s0 < nb; s0 += 8) {
+    int ns = nb - s0 < 8 ? (int)(nb - s0) : 8;
+    const float *vp[8];
+    int skips = 0;
+    for (int s = 0; s < ns; ++s) {
+      vp[s] = v + (s0 + s) * vs;
+      for (int64_t i = 0; i < rows && !skips; ++i) skips = vp[s][i] == 0.0f;
+    }
+    for (int64_t j = 0; j < cols; j += 32) {
+      int64_t left = cols - j;
+      int C = left > 16 ? 2 : 1;
+      __mmask16 m0 = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1u);
+      __mmask16 m1 = (__mmask16)(left >= 32 ? 0xffffu : left > 16 ? (1u << (left - 16)) - 1u : 0u);
+      float *yp[8];
+      for (int s = 0; s < ns; ++s) yp[s] = y + (s0 + s) * ys + j;
+      table[C - 1][skips][ns - 1](w + j, rows, cols, m0, m1, vp, yp);
+    }
+  }
+}
+#endif
 
 #endif
