@@ -255,57 +255,70 @@ static int reads_io_outputs(const aimc_io_params_t *p, const float *y, const flo
 
 #define READS_ALWAYS_INLINE static inline __attribute__((always_inline))
 
-/* 8 floats of each of two samples, lanes of `mask` (zeros elsewhere). */
-READS_ALWAYS_INLINE __m512 reads_pair(const float *a, const float *b, __mmask8 mask) {
-  return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_maskz_loadu_ps(mask, a)),
-                            _mm256_maskz_loadu_ps(mask, b), 1);
-}
-
 READS_ALWAYS_INLINE __m256 reads_half(__m512 x, int h) {
   return h ? _mm512_extractf32x8_ps(x, 1) : _mm512_castps512_ps256(x);
 }
 
+/* The 8 partial sums of rows r0..r3 (R = 4) or r0 (R = 1) for one half
+ * (sample) of a pair, combined as the one-sample kernel, into y[0..R-1]. */
+READS_ALWAYS_INLINE void reads_rows_store(int R, __m512 a0, __m512 a1, __m512 a2, __m512 a3,
+                                          int h, float *y) {
+  if (R == 4) {
+    _mm_storeu_ps(y, reads_combine4(reads_half(a0, h), reads_half(a1, h), reads_half(a2, h),
+                                    reads_half(a3, h)));
+  } else {
+    __m256 a = reads_half(a0, h);
+    y[0] = _mm_cvtss_f32(reads_combine4(a, a, a, a));
+  }
+}
+
 /* Rows i0 .. i0+R-1 (R = 4 or 1) for the P sample pairs of v[0 .. 2P-1]
  * (pointers to each sample's input; an odd count repeats its last sample,
- * whose duplicate result is not stored: ns = samples stored). */
+ * whose duplicate result is not stored: ns = samples stored). The
+ * accumulators are named variables so that they stay in registers. */
 READS_ALWAYS_INLINE void reads_rows_block(const float *w, int64_t cols, int R, int P,
                                           const float *const *v, float *const *y, int ns) {
-  __m512 acc[4][4];
-  for (int r = 0; r < R; ++r)
-    for (int q = 0; q < P; ++q) acc[r][q] = _mm512_setzero_ps();
+  const __m512 z = _mm512_setzero_ps();
+  __m512 a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+  __m512 a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
   int64_t c8 = cols & ~(int64_t)7;
-  for (int64_t j = 0; j < c8; j += 8) {
-    __m512 vv[4];
-    for (int q = 0; q < P; ++q) vv[q] = reads_pair(v[2 * q] + j, v[2 * q + 1] + j, 0xff);
-    for (int r = 0; r < R; ++r) {
-      __m512 ww = _mm512_broadcast_f32x8(_mm256_loadu_ps(w + r * cols + j));
-      for (int q = 0; q < P; ++q) acc[r][q] = _mm512_add_ps(acc[r][q], _mm512_mul_ps(ww, vv[q]));
-    }
+  /* full chunks of 8 columns, then the masked tail (masked loads only there:
+   * a masked load cannot be folded into the broadcast) */
+  for (int64_t j = 0; j < c8 + 8; j += 8) {
+    int tail = j == c8;
+    if (tail && j == cols) break;
+    __mmask8 m = (__mmask8)(tail ? (1u << (cols - c8)) - 1u : 0xffu);
+#define READS_LOAD(p) (tail ? _mm256_maskz_loadu_ps(m, p) : _mm256_loadu_ps(p))
+#define READS_PAIR(a, b) \
+  _mm512_insertf32x8(_mm512_castps256_ps512(READS_LOAD(a)), READS_LOAD(b), 1)
+    __m512 v0 = READS_PAIR(v[0] + j, v[1] + j);
+    __m512 v1 = P > 1 ? READS_PAIR(v[2] + j, v[3] + j) : v0;
+    __m512 v2 = P > 2 ? READS_PAIR(v[4] + j, v[5] + j) : v0;
+    __m512 v3 = P > 3 ? READS_PAIR(v[6] + j, v[7] + j) : v0;
+#define READS_ROW(r)                                                                         \
+  if (R > r) {                                                                               \
+    __m512 ww = _mm512_broadcast_f32x8(READS_LOAD(w + r * cols + j));                        \
+    a##r##0 = _mm512_add_ps(a##r##0, _mm512_mul_ps(ww, v0));                                 \
+    if (P > 1) a##r##1 = _mm512_add_ps(a##r##1, _mm512_mul_ps(ww, v1));                      \
+    if (P > 2) a##r##2 = _mm512_add_ps(a##r##2, _mm512_mul_ps(ww, v2));                      \
+    if (P > 3) a##r##3 = _mm512_add_ps(a##r##3, _mm512_mul_ps(ww, v3));                      \
   }
-  if (c8 < cols) {
-    __mmask8 tail = (__mmask8)((1u << (cols - c8)) - 1u);
-    __m512 vv[4];
-    for (int q = 0; q < P; ++q) vv[q] = reads_pair(v[2 * q] + c8, v[2 * q + 1] + c8, tail);
-    for (int r = 0; r < R; ++r) {
-      __m512 ww = _mm512_broadcast_f32x8(_mm256_maskz_loadu_ps(tail, w + r * cols + c8));
-      for (int q = 0; q < P; ++q) acc[r][q] = _mm512_add_ps(acc[r][q], _mm512_mul_ps(ww, vv[q]));
-    }
+    READS_ROW(0)
+    READS_ROW(1)
+    READS_ROW(2)
+    READS_ROW(3)
+#undef READS_ROW
+#undef READS_PAIR
+#undef READS_LOAD
   }
-  for (int q = 0; q < P; ++q)
-    for (int h = 0; h < 2; ++h) {
-      int s = 2 * q + h;
-      if (s >= ns) break;
-      if (R == 4) {
-        __m128 t = reads_combine4(reads_half(acc[0][q], h),
-                                  reads_half(acc[1][q], h),
-                                  reads_half(acc[2][q], h),
-                                  reads_half(acc[3][q], h));
-        _mm_storeu_ps(y[s], t);
-      } else {
-        __m256 a = reads_half(acc[0][q], h);
-        y[s][0] = _mm_cvtss_f32(reads_combine4(a, a, a, a));
-      }
-    }
+  reads_rows_store(R, a00, a10, a20, a30, 0, y[0]);
+  if (ns > 1) reads_rows_store(R, a00, a10, a20, a30, 1, y[1]);
+  if (P > 1 && ns > 2) reads_rows_store(R, a01, a11, a21, a31, 0, y[2]);
+  if (P > 1 && ns > 3) reads_rows_store(R, a01, a11, a21, a31, 1, y[3]);
+  if (P > 2 && ns > 4) reads_rows_store(R, a02, a12, a22, a32, 0, y[4]);
+  if (P > 2 && ns > 5) reads_rows_store(R, a02, a12, a22, a32, 1, y[5]);
+  if (P > 3 && ns > 6) reads_rows_store(R, a03, a13, a23, a33, 0, y[6]);
+  if (P > 3 && ns > 7) reads_rows_store(R, a03, a13, a23, a33, 1, y[7]);
 }
 
 #define READS_ROWS_BLOCK(R, P)                                                                 \
@@ -356,30 +369,38 @@ static void reads_dot_rows_n512(const float *w, int64_t rows, int64_t cols, cons
 READS_ALWAYS_INLINE void reads_cols_block(const float *w, int64_t rows, int64_t cols, int C,
                                           __mmask16 m0, __mmask16 m1, int S, int skips,
                                           const float *const *v, float *const *y) {
-  __m512 acc[8][2];
-  for (int s = 0; s < S; ++s)
-    for (int c = 0; c < C; ++c) acc[s][c] = _mm512_setzero_ps();
+  const __m512 z = _mm512_setzero_ps();
+  __m512 a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
+  __m512 a40 = z, a41 = z, a50 = z, a51 = z, a60 = z, a61 = z, a70 = z, a71 = z;
   for (int64_t i = 0; i < rows; ++i) {
     const float *row = w + i * cols;
     __m512 w0 = _mm512_maskz_loadu_ps(m0, row);
     __m512 w1 = C > 1 ? _mm512_maskz_loadu_ps(m1, row + 16) : w0;
-    for (int s = 0; s < S; ++s) {
-      float a = v[s][i];
-      __m512 av = _mm512_set1_ps(a);
-      if (skips) {
-        __mmask16 k = (__mmask16)(a != 0.0f ? 0xffffu : 0u);
-        acc[s][0] = _mm512_mask_add_ps(acc[s][0], k, acc[s][0], _mm512_mul_ps(w0, av));
-        if (C > 1) acc[s][1] = _mm512_mask_add_ps(acc[s][1], k, acc[s][1], _mm512_mul_ps(w1, av));
-      } else {
-        acc[s][0] = _mm512_add_ps(acc[s][0], _mm512_mul_ps(w0, av));
-        if (C > 1) acc[s][1] = _mm512_add_ps(acc[s][1], _mm512_mul_ps(w1, av));
-      }
-    }
+#define READS_COL(s)                                                                           \
+  if (S > s) {                                                                                 \
+    float a = v[s][i];                                                                         \
+    __m512 av = _mm512_set1_ps(a);                                                             \
+    if (skips) {                                                                               \
+      __mmask16 k = (__mmask16)(a != 0.0f ? 0xffffu : 0u);                                     \
+      a##s##0 = _mm512_mask_add_ps(a##s##0, k, a##s##0, _mm512_mul_ps(w0, av));                \
+      if (C > 1) a##s##1 = _mm512_mask_add_ps(a##s##1, k, a##s##1, _mm512_mul_ps(w1, av));     \
+    } else {                                                                                   \
+      a##s##0 = _mm512_add_ps(a##s##0, _mm512_mul_ps(w0, av));                                 \
+      if (C > 1) a##s##1 = _mm512_add_ps(a##s##1, _mm512_mul_ps(w1, av));                      \
+    }                                                                                          \
   }
-  for (int s = 0; s < S; ++s) {
-    _mm512_mask_storeu_ps(y[s], m0, acc[s][0]);
-    if (C > 1) _mm512_mask_storeu_ps(y[s] + 16, m1, acc[s][1]);
+    READS_COL(0) READS_COL(1) READS_COL(2) READS_COL(3)
+    READS_COL(4) READS_COL(5) READS_COL(6) READS_COL(7)
+#undef READS_COL
   }
+#define READS_COL_STORE(s)                                                                     \
+  if (S > s) {                                                                                 \
+    _mm512_mask_storeu_ps(y[s], m0, a##s##0);                                                  \
+    if (C > 1) _mm512_mask_storeu_ps(y[s] + 16, m1, a##s##1);                                  \
+  }
+  READS_COL_STORE(0) READS_COL_STORE(1) READS_COL_STORE(2) READS_COL_STORE(3)
+  READS_COL_STORE(4) READS_COL_STORE(5) READS_COL_STORE(6) READS_COL_STORE(7)
+#undef READS_COL_STORE
 }
 
 #define READS_COLS_BLOCK(C, S, K)                                                              \
@@ -404,6 +425,24 @@ typedef void (*reads_cols_block_fn)(const float *, int64_t, int64_t, __mmask16, 
    reads_cols_block_##C##_4_##K, reads_cols_block_##C##_5_##K, reads_cols_block_##C##_6_##K,    \
    reads_cols_block_##C##_7_##K, reads_cols_block_##C##_8_##K}
 
+/* Whether any of y[s * ys + j], s < ns, j < n, is NaN. */
+static int reads_any_nan(const float *y, int64_t ys, int ns, int64_t n) {
+  for (int s = 0; s < ns; ++s)
+    for (int64_t j = 0; j < n; j += 16) {
+      __mmask16 m = (__mmask16)(n - j >= 16 ? 0xffffu : (1u << (n - j)) - 1u);
+      __m512 x = _mm512_maskz_loadu_ps(m, y + s * ys + j);
+      if (_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q)) return 1;
+    }
+  return 0;
+}
+
+/* Skipping a row whose input is 0 and adding its products w * 0 = +-0
+ * give the same sums (y + -0 == y, and a sum started at +0 is never -0)
+ * unless a weight is infinite or NaN, where w * 0 is NaN and the NaN
+ * reaches the output. So each block is summed without skipping, and summed
+ * again with the skips (masked adds) only when an output came out NaN and
+ * an input of the block is 0: the dearer masked path runs only where it can
+ * change a bit. */
 static void reads_dot_cols_n512(const float *w, int64_t rows, int64_t cols, const float *v,
                                 int64_t vs, int64_t nb, float *y, int64_t ys) {
   static const reads_cols_block_fn table[2][2][8] = {
@@ -412,19 +451,24 @@ static void reads_dot_cols_n512(const float *w, int64_t rows, int64_t cols, cons
   for (int64_t s0 = 0; s0 < nb; s0 += 8) {
     int ns = nb - s0 < 8 ? (int)(nb - s0) : 8;
     const float *vp[8];
-    int skips = 0;
-    for (int s = 0; s < ns; ++s) {
-      vp[s] = v + (s0 + s) * vs;
-      for (int64_t i = 0; i < rows && !skips; ++i) skips = vp[s][i] == 0.0f;
-    }
-    for (int64_t j = 0; j < cols; j += 32) {
-      int64_t left = cols - j;
-      int C = left > 16 ? 2 : 1;
-      __mmask16 m0 = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1u);
-      __mmask16 m1 = (__mmask16)(left >= 32 ? 0xffffu : left > 16 ? (1u << (left - 16)) - 1u : 0u);
-      float *yp[8];
-      for (int s = 0; s < ns; ++s) yp[s] = y + (s0 + s) * ys + j;
-      table[C - 1][skips][ns - 1](w + j, rows, cols, m0, m1, vp, yp);
+    float *yb = y + s0 * ys;
+    for (int s = 0; s < ns; ++s) vp[s] = v + (s0 + s) * vs;
+    for (int skips = 0; skips <= 1; ++skips) {
+      for (int64_t j = 0; j < cols; j += 32) {
+        int64_t left = cols - j;
+        int C = left > 16 ? 2 : 1;
+        __mmask16 m0 = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1u);
+        __mmask16 m1 =
+            (__mmask16)(left >= 32 ? 0xffffu : left > 16 ? (1u << (left - 16)) - 1u : 0u);
+        float *yp[8];
+        for (int s = 0; s < ns; ++s) yp[s] = yb + s * ys + j;
+        table[C - 1][skips][ns - 1](w + j, rows, cols, m0, m1, vp, yp);
+      }
+      if (skips || !reads_any_nan(yb, ys, ns, cols)) break;
+      int zeros = 0;
+      for (int s = 0; s < ns && !zeros; ++s)
+        for (int64_t i = 0; i < rows && !zeros; ++i) zeros = vp[s][i] == 0.0f;
+      if (!zeros) break;
     }
   }
 }
