@@ -18,6 +18,14 @@
 #include "kernels/common/params.h"
 #include "kernels/common/reduce.h"
 
+/* Rows ahead of the ones being summed whose weights are prefetched: the
+ * rows of a block are short page-sized streams that the hardware
+ * prefetchers hardly learn, and the weights of many tiles come from memory.
+ * (A prefetch never faults, past the tile's end included.) */
+#define READS_AHEAD 16
+/* The transposed product steps a row in a few cycles: prefetch further. */
+#define READS_AHEAD_T 32
+
 /* Lanes below n (0..8) set: the tail of a row, zeros elsewhere. Adding the
  * zero products of the other lanes leaves every partial sum unchanged (a
  * partial sum that starts at +0 is never -0). */
@@ -42,6 +50,9 @@ static void reads_dot_rows(const float *w, int64_t rows, int64_t cols, const flo
     const float *r0 = w + i * cols, *r1 = r0 + cols, *r2 = r1 + cols, *r3 = r2 + cols;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int64_t j = 0; j < c8; j += 8) {
+      if ((j & 15) == 0)
+        for (int r = 0; r < 4; ++r)
+          _mm_prefetch((const char *)(r0 + (r + READS_AHEAD) * cols + j), _MM_HINT_T0);
       __m256 vv = _mm256_loadu_ps(v + j);
       a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_loadu_ps(r0 + j), vv));
       a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_loadu_ps(r1 + j), vv));
@@ -297,6 +308,8 @@ READS_ALWAYS_INLINE void reads_rows_block(const float *w, int64_t cols, int R, i
     __m512 v3 = P > 3 ? READS_PAIR(v[6] + j, v[7] + j) : v0;
 #define READS_ROW(r)                                                                         \
   if (R > r) {                                                                               \
+    if (R == 4 && (j & 15) == 0)                                                             \
+      _mm_prefetch((const char *)(w + (r + READS_AHEAD) * cols + j), _MM_HINT_T0);           \
     __m512 ww = _mm512_broadcast_f32x8(READS_LOAD(w + r * cols + j));                        \
     a##r##0 = _mm512_add_ps(a##r##0, _mm512_mul_ps(ww, v0));                                 \
     if (P > 1) a##r##1 = _mm512_add_ps(a##r##1, _mm512_mul_ps(ww, v1));                      \
@@ -374,6 +387,8 @@ READS_ALWAYS_INLINE void reads_cols_block(const float *w, int64_t rows, int64_t 
   __m512 a40 = z, a41 = z, a50 = z, a51 = z, a60 = z, a61 = z, a70 = z, a71 = z;
   for (int64_t i = 0; i < rows; ++i) {
     const float *row = w + i * cols;
+    _mm_prefetch((const char *)(row + READS_AHEAD_T * cols), _MM_HINT_T0);
+    if (C > 1) _mm_prefetch((const char *)(row + READS_AHEAD_T * cols + 16), _MM_HINT_T0);
     __m512 w0 = _mm512_maskz_loadu_ps(m0, row);
     __m512 w1 = C > 1 ? _mm512_maskz_loadu_ps(m1, row + 16) : w0;
 #define READS_COL(s)                                                                           \
