@@ -119,17 +119,154 @@ static void reads_dot_cols(const float *w, int64_t rows, int64_t cols, const flo
 
 /* ---- several samples at once ------------------------------------------------ */
 
-/* The n-sample products as single-sample loops: the 256-bit path (16
- * registers leave no room to block samples as well as rows). Unused where
- * the AVX-512 twins below are compiled. */
-__attribute__((unused)) static void reads_dot_rows_n(const float *w, int64_t rows, int64_t cols, const float *v,
-                             int64_t vs, int64_t nb, float *y, int64_t ys) {
-  for (int64_t s = 0; s < nb; ++s) reads_dot_rows(w, rows, cols, v + s * vs, y + s * ys);
+/* The 256-bit path (16 registers): forward 4 rows x 2 samples, each weight
+ * chunk loaded once for both samples; transposed 16 outputs x 4 samples kept
+ * in registers over the rows. Each (row or output, sample) sum keeps the
+ * one-sample kernel's order. Unused where the AVX-512 twins are compiled. */
+static inline __attribute__((always_inline)) void reads_rows_pair(
+    const float *w, int64_t cols, int R, int S, const float *v0p, const float *v1p, float *y0,
+    float *y1) {
+  const __m256 z = _mm256_setzero_ps();
+  __m256 a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
+  int64_t c8 = cols & ~(int64_t)7;
+  __m256i tm = reads_tail_mask(cols - c8);
+  for (int64_t j = 0; j < c8 + 8; j += 8) {
+    int tail = j == c8;
+    if (tail && j == cols) break;
+#define READS_LOAD8(p) (tail ? _mm256_maskload_ps(p, tm) : _mm256_loadu_ps(p))
+    __m256 v0 = READS_LOAD8(v0p + j), v1 = S > 1 ? READS_LOAD8(v1p + j) : v0;
+#define READS_ROW8(r)                                                                      \
+  if (R > r) {                                                                             \
+    if (R == 4 && (j & 15) == 0)                                                           \
+      _mm_prefetch((const char *)(w + (r + READS_AHEAD) * cols + j), _MM_HINT_T0);         \
+    __m256 ww = READS_LOAD8(w + r * cols + j);                                             \
+    a##r##0 = _mm256_add_ps(a##r##0, _mm256_mul_ps(ww, v0));                               \
+    if (S > 1) a##r##1 = _mm256_add_ps(a##r##1, _mm256_mul_ps(ww, v1));                    \
+  }
+    READS_ROW8(0)
+    READS_ROW8(1)
+    READS_ROW8(2)
+    READS_ROW8(3)
+#undef READS_ROW8
+#undef READS_LOAD8
+  }
+  if (R == 4) {
+    _mm_storeu_ps(y0, reads_combine4(a00, a10, a20, a30));
+    if (S > 1) _mm_storeu_ps(y1, reads_combine4(a01, a11, a21, a31));
+  } else {
+    y0[0] = _mm_cvtss_f32(reads_combine4(a00, a00, a00, a00));
+    if (S > 1) y1[0] = _mm_cvtss_f32(reads_combine4(a01, a01, a01, a01));
+  }
 }
 
-__attribute__((unused)) static void reads_dot_cols_n(const float *w, int64_t rows, int64_t cols, const float *v,
-                             int64_t vs, int64_t nb, float *y, int64_t ys) {
-  for (int64_t s = 0; s < nb; ++s) reads_dot_cols(w, rows, cols, v + s * vs, y + s * ys);
+__attribute__((unused)) static void reads_dot_rows_n(const float *w, int64_t rows, int64_t cols,
+                                                     const float *v, int64_t vs, int64_t nb,
+                                                     float *y, int64_t ys) {
+  for (int64_t s = 0; s < nb; s += 2) {
+    const float *v0 = v + s * vs, *v1 = v0 + vs;
+    float *y0 = y + s * ys, *y1 = y0 + ys;
+    int64_t i = 0;
+    if (s + 1 < nb) {
+      for (; i + 4 <= rows; i += 4) reads_rows_pair(w + i * cols, cols, 4, 2, v0, v1, y0 + i, y1 + i);
+      for (; i < rows; ++i) reads_rows_pair(w + i * cols, cols, 1, 2, v0, v1, y0 + i, y1 + i);
+    } else {
+      reads_dot_rows(w, rows, cols, v0, y0);
+    }
+  }
+}
+
+/* Outputs j .. j+15 (masks m0, m1 for the two halves) of S (1..4) samples
+ * over all rows; `skips`: a row whose input is 0 is skipped per sample. */
+static inline __attribute__((always_inline)) void reads_cols_quad(
+    const float *w, int64_t rows, int64_t cols, __m256i m0, __m256i m1, int S, int skips,
+    const float *const *v, float *const *y) {
+  const __m256 z = _mm256_setzero_ps();
+  __m256 a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
+  for (int64_t i = 0; i < rows; ++i) {
+    const float *row = w + i * cols;
+    _mm_prefetch((const char *)(row + READS_AHEAD_T * cols), _MM_HINT_T0);
+    __m256 w0 = _mm256_maskload_ps(row, m0), w1 = _mm256_maskload_ps(row + 8, m1);
+#define READS_COL8(s)                                                                      \
+  if (S > s && (!skips || v[s][i] != 0.0f)) {                                              \
+    __m256 av = _mm256_set1_ps(v[s][i]);                                                   \
+    a##s##0 = _mm256_add_ps(a##s##0, _mm256_mul_ps(w0, av));                               \
+    a##s##1 = _mm256_add_ps(a##s##1, _mm256_mul_ps(w1, av));                               \
+  }
+    READS_COL8(0)
+    READS_COL8(1)
+    READS_COL8(2)
+    READS_COL8(3)
+#undef READS_COL8
+  }
+#define READS_COL8_STORE(s)                                                                \
+  if (S > s) {                                                                             \
+    _mm256_maskstore_ps(y[s], m0, a##s##0);                                                \
+    _mm256_maskstore_ps(y[s] + 8, m1, a##s##1);                                            \
+  }
+  READS_COL8_STORE(0)
+  READS_COL8_STORE(1)
+  READS_COL8_STORE(2)
+  READS_COL8_STORE(3)
+#undef READS_COL8_STORE
+}
+
+#define READS_COLS_QUAD(S, K)                                                               \
+  __attribute__((unused)) static void reads_cols_quad_##S##_##K(                            \
+      const float *w, int64_t rows, int64_t cols, __m256i m0, __m256i m1,                   \
+      const float *const *v, float *const *y) {                                             \
+    reads_cols_quad(w, rows, cols, m0, m1, S, K, v, y);                                     \
+  }
+READS_COLS_QUAD(1, 0)
+READS_COLS_QUAD(2, 0)
+READS_COLS_QUAD(3, 0)
+READS_COLS_QUAD(4, 0)
+READS_COLS_QUAD(1, 1)
+READS_COLS_QUAD(2, 1)
+READS_COLS_QUAD(3, 1)
+READS_COLS_QUAD(4, 1)
+
+typedef void (*reads_cols_quad_fn)(const float *, int64_t, int64_t, __m256i, __m256i,
+                                   const float *const *, float *const *);
+
+/* Whether any of y[s * ys + j], s < ns, j < n, is NaN. */
+static inline int reads_any_nan8(const float *y, int64_t ys, int64_t ns, int64_t n) {
+  for (int64_t s = 0; s < ns; ++s)
+    for (int64_t j = 0; j < n; j += 8) {
+      __m256 x = _mm256_maskload_ps(y + s * ys + j, reads_tail_mask(n - j < 8 ? n - j : 8));
+      if (_mm256_movemask_ps(_mm256_cmp_ps(x, x, _CMP_UNORD_Q))) return 1;
+    }
+  return 0;
+}
+
+/* As the AVX-512 twin below: summed without the skips of zero inputs,
+ * again with them only when an output is NaN and an input is 0. */
+__attribute__((unused)) static void reads_dot_cols_n(const float *w, int64_t rows, int64_t cols,
+                                                     const float *v, int64_t vs, int64_t nb,
+                                                     float *y, int64_t ys) {
+  static const reads_cols_quad_fn table[2][4] = {
+      {reads_cols_quad_1_0, reads_cols_quad_2_0, reads_cols_quad_3_0, reads_cols_quad_4_0},
+      {reads_cols_quad_1_1, reads_cols_quad_2_1, reads_cols_quad_3_1, reads_cols_quad_4_1}};
+  for (int64_t s0 = 0; s0 < nb; s0 += 4) {
+    int ns = nb - s0 < 4 ? (int)(nb - s0) : 4;
+    const float *vp[4];
+    float *yb = y + s0 * ys;
+    for (int s = 0; s < ns; ++s) vp[s] = v + (s0 + s) * vs;
+    for (int skips = 0; skips <= 1; ++skips) {
+      for (int64_t j = 0; j < cols; j += 16) {
+        int64_t left = cols - j;
+        __m256i m0 = reads_tail_mask(left < 8 ? left : 8);
+        __m256i m1 = reads_tail_mask(left <= 8 ? 0 : left < 16 ? left - 8 : 8);
+        float *yp[4];
+        for (int s = 0; s < ns; ++s) yp[s] = yb + s * ys + j;
+        table[skips][ns - 1](w + j, rows, cols, m0, m1, vp, yp);
+      }
+      if (skips || !reads_any_nan8(yb, ys, ns, cols)) break;
+      int zeros = 0;
+      for (int s = 0; s < ns && !zeros; ++s)
+        for (int64_t i = 0; i < rows && !zeros; ++i) zeros = vp[s][i] == 0.0f;
+      if (!zeros) break;
+    }
+  }
 }
 
 /* ---- the IO steps of a read on 8 lanes ------------------------------------ */
