@@ -7,7 +7,10 @@
  * lanes combined ((0+1)+(2+3))+((4+5)+(6+7)) with horizontal adds. Four rows
  * at a time hide the add latency; the order inside each row is unchanged.
  * Transposed: each output keeps its rows in order; up to four nonzero rows
- * are added per pass over y, so y is loaded and stored once per four rows. */
+ * are added per pass over y, so y is loaded and stored once per four rows.
+ * Several samples (the n-sample kernels): each weight chunk is loaded once
+ * for the block of samples, each sample's sums in the order above; and the
+ * read's IO steps (input reductions, DAC, output epilogue) on 8 lanes. */
 #ifndef AIMC_CPU_SIMD_READS_X86_H
 #define AIMC_CPU_SIMD_READS_X86_H
 
