@@ -3,10 +3,13 @@
  * their bits (tests/test_simd.c). */
 #include "kernels/cpu/cpu_simd.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/common/devices.h"
+#include "kernels/common/io.h"
+#include "kernels/common/reduce.h"
 #include "kernels/common/update.h"
 
 static void normal4_blocks_portable(uint64_t key, uint64_t subsequence, const uint64_t *blocks,
@@ -117,10 +120,55 @@ static void io_normals_portable(uint64_t key, uint64_t subsequence, uint64_t fir
   }
 }
 
+/* ---- reads of several samples and their IO steps: the reference ---------- */
+
+static void dot_rows_n_portable(const float *w, int64_t rows, int64_t cols, const float *v,
+                                int64_t vs, int64_t nb, float *y, int64_t ys) {
+  for (int64_t s = 0; s < nb; ++s) dot_rows_portable(w, rows, cols, v + s * vs, y + s * ys);
+}
+
+static void dot_cols_n_portable(const float *w, int64_t rows, int64_t cols, const float *v,
+                                int64_t vs, int64_t nb, float *y, int64_t ys) {
+  for (int64_t s = 0; s < nb; ++s) dot_cols_portable(w, rows, cols, v + s * vs, y + s * ys);
+}
+
+/* acc = x > acc ? x : acc: a NaN x leaves acc, as a vector max does. */
+static void io_stats_portable(const float *x, int64_t n, float *abs_max, float *max, float *pos,
+                              float *neg) {
+  float am = 0.0f, mx = -INFINITY;
+  for (int64_t j = 0; j < n; ++j) {
+    float a = aimc_absf(x[j]);
+    am = a > am ? a : am;
+    mx = x[j] > mx ? x[j] : mx;
+  }
+  *abs_max = am;
+  *max = mx;
+  aimc_tree_signed(x, n, pos, neg);
+}
+
+static void io_inputs_portable(const aimc_io_params_t *p, const float *in, int64_t n, float scale,
+                               float *v) {
+  aimc_u32x4 zero_words = {{0u, 0u, 0u, 0u}};
+  for (int64_t j = 0; j < n; ++j) v[j] = aimc_io_input(p, in[j], scale, zero_words);
+}
+
+static int io_outputs_portable(const aimc_io_params_t *p, const float *y, const float *q_o,
+                               float q_add, const float *nl, const float *sigma, const float *z0,
+                               const float *z1, const uint32_t *w2, int64_t n, float *out) {
+  int hit = 0;
+  for (int64_t o = 0; o < n; ++o) {
+    float yo = aimc_io_weight_noise_z(p, y[o], q_o ? q_o[o] : q_add, z0 ? z0[o] : 0.0f);
+    out[o] = aimc_io_output_z(p, yo, nl[o], sigma[o], z1 ? z1[o] : 0.0f, w2 ? w2[o] : 0u, &hit);
+  }
+  return hit;
+}
+
 const aimc_simd_ops_t aimc_simd_portable = {"portable",          normal4_blocks_portable,
                                             dot_rows_portable,   dot_cols_portable,
                                             coincidences_portable, aimc_pulse_seg_portable,
-                                            io_normals_portable};
+                                            io_normals_portable, dot_rows_n_portable,
+                                            dot_cols_n_portable, io_stats_portable,
+                                            io_inputs_portable,  io_outputs_portable};
 
 const aimc_simd_ops_t *aimc_cpu_simd_level(aimc_simd_level_t level) {
   switch (level) {

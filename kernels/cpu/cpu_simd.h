@@ -68,6 +68,31 @@ typedef struct aimc_simd_ops {
    * z1[k] and word 2 into w2[k] (the random numbers of one read's outputs). */
   void (*io_normals)(uint64_t key, uint64_t subsequence, uint64_t first, int64_t n, float *z0,
                      float *z1, uint32_t *w2);
+  /* ---- the analog reads of several samples and their IO steps ---------- */
+  /* dot_rows (forward) / dot_cols (transposed) of nb samples at once:
+   * sample s reads v + s * vs and writes y + s * ys. Each sample's sums keep
+   * exactly dot_rows' / dot_cols' order; the vector paths load each weight
+   * once for several samples (register blocking), which is what makes a
+   * batch faster than nb single reads. */
+  void (*dot_rows_n)(const float *w, int64_t rows, int64_t cols, const float *v, int64_t vs,
+                     int64_t nb, float *y, int64_t ys);
+  void (*dot_cols_n)(const float *w, int64_t rows, int64_t cols, const float *v, int64_t vs,
+                     int64_t nb, float *y, int64_t ys);
+  /* The input reductions of one read: abs_max = max |x_j| from 0 and max =
+   * max x_j from -inf, NaN ignored (which of two equal zeros is kept is
+   * unspecified: only its comparison with 0 is used); pos, neg as
+   * aimc_tree_signed. */
+  void (*io_stats)(const float *x, int64_t n, float *abs_max, float *max, float *pos, float *neg);
+  /* v[j] = aimc_io_input(p, in[j], scale, words 0) for j < n: the inputs
+   * of a read that draws no input random numbers. */
+  void (*io_inputs)(const aimc_io_params_t *p, const float *in, int64_t n, float scale, float *v);
+  /* out[o] = aimc_io_output_z(p, aimc_io_weight_noise_z(p, y[o], q, z0[o]),
+   * nl[o], sigma[o], z1[o], w2[o]) for o < n, q = q_o[o] (q_o non-NULL) or
+   * q_add; z0, z1, w2 NULL read as zeros (a read without output random
+   * numbers). Returns whether any output hit (aimc_io_output_z's *hit). */
+  int (*io_outputs)(const aimc_io_params_t *p, const float *y, const float *q_o, float q_add,
+                    const float *nl, const float *sigma, const float *z0, const float *z1,
+                    const uint32_t *w2, int64_t n, float *out);
 } aimc_simd_ops_t;
 
 /* The portable pulse kernel (the reference of the vector ones). */

@@ -276,4 +276,7 @@ static void io_normals_avx2(uint64_t key, uint64_t subsequence, uint64_t first, 
 const aimc_simd_ops_t aimc_simd_avx2 = {"avx2",          normal4_blocks_avx2,
                                         reads_dot_rows,  reads_dot_cols,
                                         coincidences_popcnt, pulse_seg_avx2,
-                                        io_normals_avx2};
+                                        io_normals_avx2,
+                                        /* the reads of several samples, IO steps */
+                                        reads_dot_rows_n, reads_dot_cols_n, reads_io_stats,
+                                        reads_io_inputs, reads_io_outputs};

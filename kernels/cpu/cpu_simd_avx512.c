@@ -1,8 +1,10 @@
 /* AVX-512 (F, DQ, BW, VL) twins of the portable kernels: Philox4x32-10 and
  * the normal mapping on 16 blocks at once, the same operations in the same
  * order as kernels/common (see cpu_simd_avx2.c), so the bits are those of
- * aimc_normal4. The read products use the 256-bit kernels (their order of
- * sums is fixed at 8 partial sums), encoded with AVX-512VL. */
+ * aimc_normal4. The one-sample read products use the 256-bit kernels
+ * (their order of sums is fixed at 8 partial sums), encoded with AVX-512VL;
+ * the products of several samples use 512-bit registers for two samples'
+ * partial sums at once (cpu_simd_reads_x86.h). */
 #include <immintrin.h>
 
 #include "kernels/common/rng.h"
@@ -300,4 +302,7 @@ static void io_normals_avx512(uint64_t key, uint64_t subsequence, uint64_t first
 const aimc_simd_ops_t aimc_simd_avx512 = {"avx512",        normal4_blocks_avx512,
                                           reads_dot_rows,  reads_dot_cols,
                                           coincidences_popcnt, pulse_seg_avx512,
-                                          io_normals_avx512};
+                                          io_normals_avx512,
+                                          /* the reads of several samples, IO steps */
+                                          reads_dot_rows_n512, reads_dot_cols_n512,
+                                          reads_io_stats, reads_io_inputs, reads_io_outputs};
