@@ -101,7 +101,7 @@ trainer_batch=10
 aimc_trainer() { # algorithm device threads cpus -> wall-seconds cpu-seconds
   local algorithm=$1 device=$2 threads=$3 cpus=$4 r
   for r in $(seq "$trainer_reps"); do
-    OMP_WAIT_POLICY=$wait_policy OMP_NUM_THREADS=$threads taskset -c "$cpus" "./$build/apps/aimc-train" \
+    OMP_NUM_THREADS=$threads taskset -c "$cpus" "./$build/apps/aimc-train" \
       --algorithm "$algorithm" --device "$device" --seeds 1 --epochs 1 \
       --train-subset "$trainer_samples" --test-subset 100 --batch $trainer_batch \
       --threads "$threads" --checkpoint none --out "$tdir/out" --quiet >/dev/null 2>"$tdir/err" \
@@ -113,9 +113,13 @@ aimc_trainer() { # algorithm device threads cpus -> wall-seconds cpu-seconds
       return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
     { w[NR] = $1; c[NR] = $2 } END { printf "%.6e %.6e\n", median(w, NR), median(c, NR) }'
 }
-# Sleeping idle threads by default: on a machine shared with other jobs a
-# spinning OpenMP thread takes the core its partner needs (scripts/main.sh).
-wait_policy=${OMP_WAIT_POLICY:-passive}
+# The OpenMP wait policy is the caller's: unset, libgomp's default keeps a
+# finished team spinning for a while (GOMP_SPINCOUNT) before it sleeps, so
+# back-to-back calls find their threads awake; a passive policy wakes them
+# for every parallel region (tens of microseconds per call). On a machine
+# shared with other jobs, OMP_WAIT_POLICY=passive keeps an idle thread off
+# the core its partner needs (scripts/main.sh sets it).
+wait_policy=${OMP_WAIT_POLICY:-"unset (libgomp's default)"}
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 if [ -s "$spec" ]; then
@@ -126,7 +130,7 @@ if [ -s "$spec" ]; then
   OMP_NUM_THREADS=1 taskset -c 1 "./$build/bench/bench_peer" --threads 1 --reps "$reps" <"$spec" \
     | tee "$spec.aimc1"
   echo "aimc, 2 threads ..."
-  OMP_WAIT_POLICY=$wait_policy OMP_NUM_THREADS=2 taskset -c 0,1 "./$build/bench/bench_peer" --threads 2 --reps "$reps" <"$spec" \
+  OMP_NUM_THREADS=2 taskset -c 0,1 "./$build/bench/bench_peer" --threads 2 --reps "$reps" <"$spec" \
     | tee "$spec.aimc2"
 fi
 # trainer lines: op config samples batch reps, then the median seconds of
