@@ -285,7 +285,7 @@ static void pulse_weight(const pulse_job_t *jb, int64_t i, int64_t j, uint64_t *
  * weight j's normals next_j .. next_j + total_j - 1 of its own stream (block
  * (widx << 32) + position / 4, as aimc_normal_stream), so each pulse gets
  * exactly the draw the streaming loop would give it. */
-#define NORMAL_BLOCKS_CAP 1024
+#define NORMAL_BLOCKS_CAP 8192
 
 /* Per-thread buffers of the row loop. */
 typedef struct row_buf {
@@ -370,10 +370,8 @@ static float pulse_counts_scalar(const pulse_job_t *jb, const row_buf_t *rb, int
   aimc_wparams_t wp;
   aimc_load_wparams(jb->arr, (size_t)k, &wp);
   aimc_normal_stream_t ns;
-  if (!z) {
-    aimc_normal_stream_init(&ns, jb->key, jb->sub, (uint64_t)widx << 32);
-    if (jb->noisy) aimc_normal_stream_seek(&ns, next);
-  }
+  aimc_normal_stream_init(&ns, jb->key, jb->sub, (uint64_t)widx << 32);
+  if (!z && jb->noisy) aimc_normal_stream_seek(&ns, next);
   float h = jb->arr->h[k];
   uint32_t q = 0;
   for (int64_t c = 0; c < jb->nb; ++c) {
@@ -400,10 +398,36 @@ static void finish_weight(const pulse_job_t *jb, const row_buf_t *rb, int64_t i,
   if (total > 0) carried = PULSED_BIT | ((carried & ~PULSED_BIT) + (jb->noisy ? total : 0u));
   jb->s->next[widx] = carried;
   if (jb->last_chunk && (carried & PULSED_BIT)) {
-    aimc_wparams_t wp;
-    aimc_load_wparams(jb->arr, (size_t)k, &wp);
-    jb->arr->w[k] = aimc_refresh_visible(jb->tp, jb->array, jb->arr->h[k], wp.ref, jb->write_call,
-                                         (uint64_t)widx);
+    /* only the reference: aimc_load_wparams would read every plane (the
+     * update's largest memory stream at batch 1) */
+    const float *ref = jb->arr->plane[AIMC_PLANE_REFERENCE];
+    jb->arr->w[k] = aimc_refresh_visible(jb->tp, jb->array, jb->arr->h[k], ref ? ref[k] : 0.0f,
+                                         jb->write_call, (uint64_t)widx);
+  }
+}
+
+/* Weights j0 .. j1-1 of row i when the call is one chunk (the usual case):
+ * nothing is carried in or out, so only the pulsed weights' visible values
+ * are written (h - reference, plus write noise when the device has it). */
+static void finish_single_chunk(const pulse_job_t *jb, const row_buf_t *rb, int64_t i, int64_t j0,
+                                int64_t j1, int kernel) {
+  int64_t k0 = jb->t * jb->per_tile + i * jb->cols;
+  const float *ref = jb->arr->plane[AIMC_PLANE_REFERENCE];
+  float *h = jb->arr->h, *w = jb->arr->w;
+  int write_noise = jb->dev->write_noise > 0.0f;
+  for (int64_t j = j0; j < j1; ++j) {
+    if (rb->total[j] == 0) continue;
+    int64_t k = k0 + j;
+    if (kernel < 0 || rb->off[j] == -2) {
+      const float *z = rb->off[j] >= 0 ? rb->z + rb->zpos[j] : NULL;
+      h[k] = pulse_counts_scalar(jb, rb, i, j, z, 0u);
+    }
+    float r = ref ? ref[k] : 0.0f;
+    if (write_noise)
+      w[k] = aimc_refresh_visible(jb->tp, jb->array, h[k], r, jb->write_call,
+                                  (uint64_t)(i * jb->cols + j));
+    else
+      w[k] = aimc_visible_weight(jb->dev, h[k], r, 0.0f);
   }
 }
 
@@ -434,12 +458,17 @@ static void pulse_segment(const pulse_job_t *jb, const row_buf_t *rb, int64_t i,
     ps.dev = jb->dev;
     jb->ops->pulse_seg(&ps);
   }
+  if (jb->b0 == 0 && jb->last_chunk) {
+    finish_single_chunk(jb, rb, i, j0, j1, kernel);
+    return;
+  }
   for (int64_t j = j0; j < j1; ++j) {
     if (rb->total[j] == 0) {
-      if (jb->b0 == 0) /* nothing carried, nothing pulsed: only the position */
+      if (jb->b0 == 0) { /* nothing carried, nothing pulsed: only the position */
         jb->s->next[i * jb->cols + j] = 0u;
-      else
+      } else {
         finish_weight(jb, rb, i, j);
+      }
       continue;
     }
     int32_t off = rb->off[j];
@@ -476,7 +505,22 @@ static void pulse_row(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t 
         continue;
       }
       int64_t widx = i * cols + j;
-      uint32_t next = jb->b0 == 0 ? 0u : jb->s->next[widx] & ~PULSED_BIT;
+      if (jb->b0 == 0) { /* the weight's normals start at 0: blocks 0 .. (total - 1) / 4 */
+        int64_t need = (int64_t)((total - 1u) >> 2) + 1;
+        if (need > NORMAL_BLOCKS_CAP) {
+          rb->off[j] = -2;
+          rb->zpos[j] = -1;
+          continue;
+        }
+        if (n_blocks + need > NORMAL_BLOCKS_CAP) break;
+        rb->off[j] = (int32_t)n_blocks;
+        rb->zpos[j] = (int32_t)(4 * n_blocks);
+        uint64_t base = (uint64_t)widx << 32;
+        for (int64_t b = 0; b < need; ++b) rb->blocks[n_blocks + b] = base + (uint64_t)b;
+        n_blocks += need;
+        continue;
+      }
+      uint32_t next = jb->s->next[widx] & ~PULSED_BIT;
       uint64_t first = next >> 2, last = (next + total - 1u) >> 2;
       int64_t need = (int64_t)(last - first + 1u);
       if (need > NORMAL_BLOCKS_CAP) {
