@@ -182,6 +182,99 @@ Test(simd, pulse_kernels_match) {
   free(z);
 }
 
+/* The vector pulse kernels run several chunks of 16 (AVX-512) or 8 (AVX2)
+ * weights interleaved, each at its own sample and pulse, and replace a
+ * finished chunk with the next one: a long segment where chunks finish at
+ * very different times (counts up to 40 in some, 0 or 1 in others), whole
+ * chunks without pulses or skipped, samples without pulses, and lengths
+ * that end on partial chunks. Every kernel, with and without noise. */
+Test(simd, pulse_kernels_interleaved_chunks_match) {
+  const aimc_simd_ops_t *ops[2];
+  int np = vector_paths(ops);
+  test_rng_t r = {17};
+  enum { N = 389, NB = 7 };
+  float *buf = malloc(9 * N * sizeof *buf);
+  int32_t *cnt = malloc(NB * N * sizeof *cnt), *zpos = malloc(N * sizeof *zpos);
+  cr_assert(buf && cnt && zpos);
+  float *bmin = buf, *bmax = buf + N, *s_up = buf + 2 * N, *s_dn = buf + 3 * N, *p_up = buf + 4 * N,
+        *p_dn = buf + 5 * N, *h0 = buf + 6 * N, *ref = buf + 7 * N, *got = buf + 8 * N;
+  for (int j = 0; j < N; ++j) {
+    bmin[j] = test_uniform(&r, -1.0f, -0.2f);
+    bmax[j] = test_uniform(&r, 0.2f, 1.0f);
+    s_up[j] = test_uniform(&r, 0.001f, 0.05f);
+    s_dn[j] = test_uniform(&r, 0.001f, 0.05f);
+    p_up[j] = -s_up[j] / bmax[j];
+    p_dn[j] = s_dn[j] / bmin[j];
+    h0[j] = test_uniform(&r, bmin[j], bmax[j]);
+  }
+  bmin[70] = bmax[70] = h0[70] = -0.1f; /* stuck */
+  aimc_device_params_t dev;
+  memset(&dev, 0, sizeof dev);
+  dev.dw_min_std = 0.3f;
+  dev.es_A_up = 0.00081f, dev.es_A_down = 0.36833f;
+  dev.es_gamma_up = 12.44625f, dev.es_gamma_down = 12.78785f;
+  dev.es_a = 0.244f, dev.es_b = 0.2425f;
+  dev.std_add = 0.01f, dev.std_slope = 0.02f;
+  int zi = 0;
+  for (int j = 0; j < N; ++j) {
+    int chunk = j / 16, total = 0;
+    /* chunk 2 has no pulses, chunk 5 is skipped, chunks 3 and 9 take many */
+    uint32_t span = chunk == 2 ? 1u : (chunk == 3 || chunk == 9) ? 81u : (chunk % 4 == 1) ? 3u : 13u;
+    for (int c = 0; c < NB; ++c) {
+      int32_t n = (int32_t)(test_next(&r) % span) - (int32_t)(span / 2u);
+      if (c == 4 && chunk % 3 == 0) n = 0; /* a sample without pulses in some chunks */
+      cnt[c * N + j] = n;
+      total += n < 0 ? -n : n;
+    }
+    zpos[j] = chunk == 5 || j % 11 == 7 ? -1 : zi;
+    zi += total;
+  }
+  float *z = malloc((size_t)(zi + 1) * sizeof *z);
+  cr_assert(z);
+  test_fill(&r, z, (size_t)zi + 1, -3.0f, 3.0f);
+  const int lengths[] = {N, 200, 64, 63, 17};
+  for (int kernel = 0; kernel <= AIMC_PULSE_KERNEL_EXP_COMPLEX; ++kernel)
+    for (int noisy = 0; noisy <= 1; ++noisy)
+      for (int li = 0; li < 5; ++li) {
+        aimc_pulse_seg_t ps = {lengths[li], NB, N, cnt, ref, bmin, bmax, s_up, s_dn,
+                               kernel == 0 ? NULL : p_up, kernel == 0 ? NULL : p_dn,
+                               z, zpos, 0.3f, kernel, noisy, &dev};
+        memcpy(ref, h0, N * sizeof *ref);
+        aimc_simd_portable.pulse_seg(&ps);
+        for (int p = 0; p < np; ++p) {
+          memcpy(got, h0, N * sizeof *got);
+          ps.h = got;
+          ops[p]->pulse_seg(&ps);
+          assert_same_bits(ref, got, N * sizeof *ref, "pulse_seg (interleaved)", ops[p]->name);
+        }
+      }
+  free(z), free(buf), free(cnt), free(zpos);
+}
+
+/* The write noise of a pulsed update's single chunk: the first normal of
+ * io_normals' blocks is aimc_normal1 of the same block (the per-weight
+ * draw of aimc_refresh_visible), on every path, for every count 1..40. */
+Test(simd, write_noise_normals_match_aimc_normal1) {
+  const aimc_simd_ops_t *ops[3];
+  ops[0] = &aimc_simd_portable;
+  int np = 1 + vector_paths(ops + 1);
+  uint64_t key = 0xfedcba9876543210ull, sub = aimc_subsequence(AIMC_STREAM_WRITE_NOISE, 12345);
+  enum { N = 40 };
+  float ref[N], z0[N + 1], z1[N];
+  uint32_t w2[N];
+  uint64_t first = (5ull << 32) + 77u;
+  for (int k = 0; k < N; ++k) ref[k] = aimc_normal1(key, sub, first + (uint64_t)k);
+  for (int p = 0; p < np; ++p)
+    for (int n = 1; n <= N; ++n) {
+      memset(z0, 0xff, sizeof z0);
+      ops[p]->io_normals(key, sub, first, n, z0, z1, w2);
+      assert_same_bits(ref, z0, (size_t)n * sizeof *z0, "io_normals (write noise)", ops[p]->name);
+      uint32_t sentinel;
+      memcpy(&sentinel, z0 + n, 4);
+      cr_assert_eq(sentinel, 0xffffffffu, "%s wrote past block %d", ops[p]->name, n);
+    }
+}
+
 /* ---- Every operation through the API, each path and thread count --------- */
 
 static uint64_t fnv(const void *p, size_t bytes, uint64_t h) {

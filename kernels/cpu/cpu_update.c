@@ -296,6 +296,8 @@ typedef struct row_buf {
   uint32_t *total;  /* [cols] pulses of weight j in this chunk */
   int32_t *cnt;     /* [chunk][cols] signed pulse counts, > 0 up */
   int32_t *nwc;     /* [chunk] train words of each sample (0: no train) */
+  float *wn, *wn1;  /* [cols] write-noise normals of a row segment (and their unused twins) */
+  uint32_t *wn2;    /* [cols] the unused third words of their blocks */
 } row_buf_t;
 
 /* The vector pulse kernel of a device, or -1 for the models pulsed weight
@@ -408,13 +410,23 @@ static void finish_weight(const pulse_job_t *jb, const row_buf_t *rb, int64_t i,
 
 /* Weights j0 .. j1-1 of row i when the call is one chunk (the usual case):
  * nothing is carried in or out, so only the pulsed weights' visible values
- * are written (h - reference, plus write noise when the device has it). */
+ * are written (h - reference, plus write noise when the device has it). The
+ * write noise of weight widx is aimc_normal1 of block widx of the call's
+ * write-noise stream (aimc_refresh_visible), drawn here for the whole
+ * segment in one vector call: the first normal of each block. */
 static void finish_single_chunk(const pulse_job_t *jb, const row_buf_t *rb, int64_t i, int64_t j0,
                                 int64_t j1, int kernel) {
   int64_t k0 = jb->t * jb->per_tile + i * jb->cols;
   const float *ref = jb->arr->plane[AIMC_PLANE_REFERENCE];
   float *h = jb->arr->h, *w = jb->arr->w;
-  int write_noise = jb->dev->write_noise > 0.0f;
+  const float *wn = NULL;
+  if (jb->dev->write_noise > 0.0f) {
+    uint64_t sub = aimc_subsequence(AIMC_STREAM_WRITE_NOISE,
+                                    aimc_array_counter(jb->array, jb->write_call));
+    jb->ops->io_normals(jb->key, sub, (uint64_t)(i * jb->cols + j0), j1 - j0, rb->wn, rb->wn1,
+                        rb->wn2);
+    wn = rb->wn;
+  }
   for (int64_t j = j0; j < j1; ++j) {
     if (rb->total[j] == 0) continue;
     int64_t k = k0 + j;
@@ -422,12 +434,7 @@ static void finish_single_chunk(const pulse_job_t *jb, const row_buf_t *rb, int6
       const float *z = rb->off[j] >= 0 ? rb->z + rb->zpos[j] : NULL;
       h[k] = pulse_counts_scalar(jb, rb, i, j, z, 0u);
     }
-    float r = ref ? ref[k] : 0.0f;
-    if (write_noise)
-      w[k] = aimc_refresh_visible(jb->tp, jb->array, h[k], r, jb->write_call,
-                                  (uint64_t)(i * jb->cols + j));
-    else
-      w[k] = aimc_visible_weight(jb->dev, h[k], r, 0.0f);
+    w[k] = aimc_visible_weight(jb->dev, h[k], ref ? ref[k] : 0.0f, wn ? wn[j - j0] : 0.0f);
   }
 }
 
@@ -547,6 +554,9 @@ static void free_row_buf(row_buf_t *rb) {
   free(rb->total);
   free(rb->cnt);
   free(rb->nwc);
+  free(rb->wn);
+  free(rb->wn1);
+  free(rb->wn2);
 }
 
 static int alloc_row_buf(row_buf_t *rb, int64_t cols, int64_t chunk) {
@@ -557,7 +567,11 @@ static int alloc_row_buf(row_buf_t *rb, int64_t cols, int64_t chunk) {
   rb->total = malloc((size_t)cols * sizeof *rb->total);
   rb->cnt = malloc((size_t)cols * (size_t)chunk * sizeof *rb->cnt);
   rb->nwc = malloc((size_t)chunk * sizeof *rb->nwc);
-  return rb->blocks && rb->z && rb->off && rb->zpos && rb->total && rb->cnt && rb->nwc;
+  rb->wn = malloc((size_t)cols * sizeof *rb->wn);
+  rb->wn1 = malloc((size_t)cols * sizeof *rb->wn1);
+  rb->wn2 = malloc((size_t)cols * sizeof *rb->wn2);
+  return rb->blocks && rb->z && rb->off && rb->zpos && rb->total && rb->cnt && rb->nwc && rb->wn &&
+         rb->wn1 && rb->wn2;
 }
 
 /* Applies the coincidences of one chunk to every weight of tile t. */
