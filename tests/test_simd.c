@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "kernels/common/rng.h"
+#include "kernels/common/update.h"
 #include "kernels/cpu/cpu_simd.h"
 
 static const char *const path_names[] = {"portable", "avx2", "avx512"};
@@ -249,6 +250,43 @@ Test(simd, pulse_kernels_interleaved_chunks_match) {
         }
       }
   free(z), free(buf), free(cnt), free(zpos);
+}
+
+/* Pulse trains of many lines of one sample: every train length across word
+ * boundaries (1 .. 100 slots), line counts that leave tails of 8 and 16
+ * lanes, line numbers whose counters fill the high word, probabilities 0,
+ * negative, NaN, tiny, 1 and above, with strided probabilities and words. */
+Test(simd, pulse_trains_match) {
+  const aimc_simd_ops_t *ops[2];
+  int np = vector_paths(ops);
+  test_rng_t r = {23};
+  enum { N = 41, PS = 3, MAXW = 4, WS = MAXW + 1 };
+  float p[N * PS];
+  test_fill(&r, p, N * PS, -0.05f, 1.05f);
+  p[0] = 0.0f, p[PS] = -0.0f, p[2 * PS] = aimc_bits_float(0x7fc00000u), p[3 * PS] = 1e-7f;
+  p[4 * PS] = 1.0f, p[5 * PS] = 2.0f;
+  uint64_t key = 0x0badc0ffee123457ull, sub = aimc_subsequence(AIMC_STREAM_UPDATE_X, 99);
+  const int32_t bls[] = {1, 3, 4, 5, 31, 32, 33, 64, 65, 100};
+  const uint64_t line0s[] = {0, 12345, (1ull << 40) + 7};
+  uint32_t ref[N * WS], got[N * WS];
+  for (size_t bi = 0; bi < sizeof bls / sizeof bls[0]; ++bi)
+    for (int li = 0; li < 3; ++li)
+      for (int n = 1; n <= N; n += (n < 18 ? 1 : 7)) {
+        memset(ref, 0xa5, sizeof ref);
+        aimc_simd_portable.make_trains(key, sub, line0s[li], p, PS, n, bls[bi], ref, WS);
+        for (int k = 0; k < n; ++k) { /* the portable path is aimc_make_train */
+          uint32_t one[MAXW];
+          aimc_make_train(key, sub, line0s[li] + (uint64_t)k, p[k * PS], bls[bi], one);
+          assert_same_bits(one, ref + k * WS, (size_t)AIMC_TRAIN_WORDS(bls[bi]) * 4, "make_trains",
+                           "portable");
+        }
+        for (int q = 0; q < np; ++q) {
+          memset(got, 0xa5, sizeof got);
+          ops[q]->make_trains(key, sub, line0s[li], p, PS, n, bls[bi], got, WS);
+          /* the words of each train, and nothing else touched */
+          assert_same_bits(ref, got, sizeof ref, "make_trains", ops[q]->name);
+        }
+      }
 }
 
 /* The write noise of a pulsed update's single chunk: the first normal of

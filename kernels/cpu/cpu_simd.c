@@ -117,10 +117,17 @@ static void io_normals_portable(uint64_t key, uint64_t subsequence, uint64_t fir
   }
 }
 
+static void make_trains_portable(uint64_t key, uint64_t subsequence, uint64_t line0, const float *p,
+                                 int64_t p_stride, int64_t n, int32_t bl, uint32_t *words,
+                                 int64_t stride) {
+  for (int64_t k = 0; k < n; ++k)
+    aimc_make_train(key, subsequence, line0 + (uint64_t)k, p[k * p_stride], bl, words + k * stride);
+}
+
 const aimc_simd_ops_t aimc_simd_portable = {"portable",          normal4_blocks_portable,
                                             dot_rows_portable,   dot_cols_portable,
                                             coincidences_portable, aimc_pulse_seg_portable,
-                                            io_normals_portable};
+                                            io_normals_portable, make_trains_portable};
 
 const aimc_simd_ops_t *aimc_cpu_simd_level(aimc_simd_level_t level) {
   switch (level) {

@@ -68,6 +68,11 @@ typedef struct aimc_simd_ops {
    * z1[k] and word 2 into w2[k] (the random numbers of one read's outputs). */
   void (*io_normals)(uint64_t key, uint64_t subsequence, uint64_t first, int64_t n, float *z0,
                      float *z1, uint32_t *w2);
+  /* Pulse trains of n lines of one sample with bl > 0 slots: line k's train
+   * is aimc_make_train(key, subsequence, line0 + k, p[k * p_stride], bl,
+   * words + k * stride), its AIMC_TRAIN_WORDS(bl) words. */
+  void (*make_trains)(uint64_t key, uint64_t subsequence, uint64_t line0, const float *p,
+                      int64_t p_stride, int64_t n, int32_t bl, uint32_t *words, int64_t stride);
 } aimc_simd_ops_t;
 
 /* The portable pulse kernel (the reference of the vector ones). */

@@ -364,7 +364,51 @@ static void io_normals_avx512(uint64_t key, uint64_t subsequence, uint64_t first
   }
 }
 
+/* aimc_make_train on 16 lines at once: Philox block kb of every line (its
+ * counter (line << 14) | kb), slot 4 kb + q fires where u01(word q) < p,
+ * the same comparison of the same exact floats. Lines with !(p > 0) fire
+ * nowhere, as in the scalar early return. */
+static void make_trains_avx512(uint64_t key, uint64_t subsequence, uint64_t line0, const float *p,
+                               int64_t p_stride, int64_t n, int32_t bl, uint32_t *words,
+                               int64_t stride) {
+  uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+  const __m512i sub_lo = _mm512_set1_epi32((int)(uint32_t)subsequence);
+  const __m512i sub_hi = _mm512_set1_epi32((int)(uint32_t)(subsequence >> 32));
+  const __m512 scale = _mm512_set1_ps(5.9604644775390625e-8f);
+  int32_t nblk = (bl + 3) / 4;
+  for (int64_t l0 = 0; l0 < n; l0 += 16) {
+    int64_t m = n - l0 < 16 ? n - l0 : 16;
+    uint32_t lo[16], hi[16], out[16];
+    float pv[16];
+    for (int l = 0; l < 16; ++l) {
+      uint64_t line = (line0 + (uint64_t)(l0 + (l < m ? l : 0))) << 14;
+      lo[l] = (uint32_t)line;
+      hi[l] = (uint32_t)(line >> 32);
+      pv[l] = l < m ? p[(l0 + l) * p_stride] : 0.0f;
+    }
+    __m512i base_lo = _mm512_loadu_si512(lo), base_hi = _mm512_loadu_si512(hi);
+    __m512 prob = _mm512_loadu_ps(pv);
+    __m512i acc = _mm512_setzero_si512();
+    for (int32_t kb = 0; kb < nblk; ++kb) {
+      __m512i c[4] = {_mm512_or_si512(base_lo, _mm512_set1_epi32(kb)), base_hi, sub_lo, sub_hi};
+      philox16(c, k0, k1);
+      for (int q = 0; q < 4; ++q) {
+        int32_t k = 4 * kb + q;
+        if (k >= bl) break;
+        __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(c[q], 8)), scale);
+        __mmask16 fire = _mm512_cmp_ps_mask(u, prob, _CMP_LT_OQ);
+        acc = _mm512_mask_or_epi32(acc, fire, acc, _mm512_set1_epi32((int)(1u << (k & 31))));
+        if ((k & 31) == 31 || k == bl - 1) { /* word k / 32 complete */
+          _mm512_storeu_si512(out, acc);
+          for (int l = 0; l < m; ++l) words[(l0 + l) * stride + (k >> 5)] = out[l];
+          acc = _mm512_setzero_si512();
+        }
+      }
+    }
+  }
+}
+
 const aimc_simd_ops_t aimc_simd_avx512 = {"avx512",        normal4_blocks_avx512,
                                           reads_dot_rows,  reads_dot_cols,
                                           coincidences_popcnt, pulse_seg_avx512,
-                                          io_normals_avx512};
+                                          io_normals_avx512, make_trains_avx512};

@@ -172,6 +172,38 @@ static void update_exact(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
   }
 }
 
+#define TRAIN_LINES 64 /* lines of one sample per vector train call */
+
+/* The pulse trains of one chunk from the lines' probabilities, TRAIN_LINES
+ * lines of one kind (x or d) and sample per vector call; the x trains also
+ * sample-major (words_x) for the row loops. */
+static void make_trains(const aimc_state_t *st, const aimc_update_args_t *a, int64_t t, int64_t b0,
+                        int64_t nb, const plan_t *pl, scratch_t *s, int inner, int nt) {
+  const aimc_tile_params_t *tp = &st->params[t];
+  const aimc_simd_ops_t *ops = aimc_cpu_simd();
+  int64_t rows = st->rows, cols = st->cols;
+  int64_t bx = (cols + TRAIN_LINES - 1) / TRAIN_LINES, bd = (rows + TRAIN_LINES - 1) / TRAIN_LINES;
+  size_t nw = (size_t)pl->nw, chunk = (size_t)pl->chunk;
+  aimc_update_streams_t rs = aimc_update_streams(a->array, a->call);
+#pragma omp parallel for if (inner) num_threads(nt) schedule(static)
+  for (int64_t task = 0; task < nb * (bx + bd); ++task) {
+    int64_t c = task / (bx + bd), blk = task % (bx + bd), b = b0 + c;
+    int32_t bl = s->blab[b].bl;
+    if (bl == 0) continue;
+    int is_x = blk < bx;
+    int64_t n = is_x ? cols : rows, first = (is_x ? blk : blk - bx) * TRAIN_LINES;
+    int64_t m = n - first < TRAIN_LINES ? n - first : TRAIN_LINES;
+    size_t l = (size_t)(is_x ? first : cols + first); /* line index of the first line */
+    size_t slot = l * chunk + (size_t)c;
+    ops->make_trains(tp->key, is_x ? rs.x : rs.d, (uint64_t)(b * n + first), s->level + slot,
+                     (int64_t)chunk, m, bl, s->words + slot * nw, (int64_t)(chunk * nw));
+    if (is_x)
+      for (int64_t k = 0; k < m; ++k)
+        memcpy(s->words_x + ((size_t)c * (size_t)cols + (size_t)(first + k)) * nw,
+               s->words + (slot + (size_t)k * chunk) * nw, nw * sizeof *s->words);
+  }
+}
+
 /* Line values of one chunk: trains (stochastic) or levels (deterministic).
  * Lines 0..cols-1 are inputs x, cols..cols+rows-1 outputs d. */
 static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int64_t t,
@@ -197,15 +229,9 @@ static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int6
       s->neg[slot] = v < 0.0f;
       if (is_x) s->neg_x[(size_t)c * (size_t)cols + (size_t)idx] = v < 0.0f;
       s->level[slot] = level;
-      if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED) {
-        uint32_t *words = s->words + slot * (size_t)pl->nw;
-        aimc_make_train(tp->key, is_x ? rs.x : rs.d, sample_line, level, bb->bl, words);
-        if (is_x)
-          memcpy(s->words_x + ((size_t)c * (size_t)cols + (size_t)idx) * (size_t)pl->nw, words,
-                 (size_t)pl->nw * sizeof *words);
-      }
     }
   }
+  if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED) make_trains(st, a, t, b0, nb, pl, s, inner, nt);
 }
 
 /* What the pulse loop of one tile and chunk reads. */
@@ -289,7 +315,7 @@ static void pulse_weight(const pulse_job_t *jb, int64_t i, int64_t j, uint64_t *
 
 /* Per-thread buffers of the row loop. */
 typedef struct row_buf {
-  uint64_t *blocks; /* [NORMAL_BLOCKS_CAP] */
+  uint64_t *blocks; /* [NORMAL_BLOCKS_CAP + 2] */
   float *z;         /* [4 * NORMAL_BLOCKS_CAP] */
   int32_t *off;     /* [cols] first block of weight j in the buffer; -1 none, -2 stream */
   int32_t *zpos;    /* [cols] index of weight j's first normal in z; -1 skip */
@@ -419,22 +445,35 @@ static void finish_single_chunk(const pulse_job_t *jb, const row_buf_t *rb, int6
   int64_t k0 = jb->t * jb->per_tile + i * jb->cols;
   const float *ref = jb->arr->plane[AIMC_PLANE_REFERENCE];
   float *h = jb->arr->h, *w = jb->arr->w;
-  const float *wn = NULL;
+  for (int64_t j = j0; j < j1; ++j) /* weights the vector kernel left to the scalar rule */
+    if (rb->total[j] != 0 && (kernel < 0 || rb->off[j] == -2)) {
+      const float *z = rb->off[j] >= 0 ? rb->z + rb->zpos[j] : NULL;
+      h[k0 + j] = pulse_counts_scalar(jb, rb, i, j, z, 0u);
+    }
+  const float *hs = h + k0 + j0, *rs = ref ? ref + k0 + j0 : NULL;
+  const uint32_t *total = rb->total + j0;
+  float *ws = w + k0 + j0;
+  int64_t n = j1 - j0;
+  /* selects, not branches: whether a weight was pulsed is a coin flip at
+   * small batches, and the same expression as aimc_visible_weight */
   if (jb->dev->write_noise > 0.0f) {
     uint64_t sub = aimc_subsequence(AIMC_STREAM_WRITE_NOISE,
                                     aimc_array_counter(jb->array, jb->write_call));
-    jb->ops->io_normals(jb->key, sub, (uint64_t)(i * jb->cols + j0), j1 - j0, rb->wn, rb->wn1,
-                        rb->wn2);
-    wn = rb->wn;
-  }
-  for (int64_t j = j0; j < j1; ++j) {
-    if (rb->total[j] == 0) continue;
-    int64_t k = k0 + j;
-    if (kernel < 0 || rb->off[j] == -2) {
-      const float *z = rb->off[j] >= 0 ? rb->z + rb->zpos[j] : NULL;
-      h[k] = pulse_counts_scalar(jb, rb, i, j, z, 0u);
+    jb->ops->io_normals(jb->key, sub, (uint64_t)(i * jb->cols + j0), n, rb->wn, rb->wn1, rb->wn2);
+    for (int64_t j = 0; j < n; ++j) {
+      float v = aimc_visible_weight(jb->dev, hs[j], rs ? rs[j] : 0.0f, rb->wn[j]);
+      ws[j] = total[j] != 0 ? v : ws[j];
     }
-    w[k] = aimc_visible_weight(jb->dev, h[k], ref ? ref[k] : 0.0f, wn ? wn[j - j0] : 0.0f);
+  } else if (rs) {
+    for (int64_t j = 0; j < n; ++j) {
+      float v = hs[j] - rs[j];
+      ws[j] = total[j] != 0 ? v : ws[j];
+    }
+  } else {
+    for (int64_t j = 0; j < n; ++j) {
+      float v = hs[j] - 0.0f;
+      ws[j] = total[j] != 0 ? v : ws[j];
+    }
   }
 }
 
@@ -489,6 +528,34 @@ static void pulse_segment(const pulse_job_t *jb, const row_buf_t *rb, int64_t i,
   }
 }
 
+/* The normal blocks of row i's weights from *j on, in a first chunk (every
+ * weight's normals start at position 0: blocks 0 .. (total - 1) / 4), until
+ * the buffer is full; *j ends at the first weight left out. Written without
+ * branches on whether a weight was pulsed (a coin flip at small batches):
+ * the first two blocks are always stored, the list's length decides. */
+static int64_t first_chunk_blocks(const pulse_job_t *jb, int64_t i, row_buf_t *rb, int64_t *jp) {
+  int64_t cols = jb->cols, n_blocks = 0, j = *jp;
+  for (; j < cols; ++j) {
+    uint32_t total = rb->total[j];
+    int64_t need = total != 0 ? (int64_t)((total - 1u) >> 2) + 1 : 0;
+    if (need > NORMAL_BLOCKS_CAP) { /* more than the buffer: its own stream */
+      rb->off[j] = -2;
+      rb->zpos[j] = -1;
+      continue;
+    }
+    if (n_blocks + need > NORMAL_BLOCKS_CAP) break;
+    rb->off[j] = total != 0 ? (int32_t)n_blocks : -1;
+    rb->zpos[j] = total != 0 ? (int32_t)(4 * n_blocks) : -1;
+    uint64_t base = (uint64_t)(i * cols + j) << 32;
+    rb->blocks[n_blocks] = base; /* room for two past the cap */
+    rb->blocks[n_blocks + 1] = base + 1u;
+    for (int64_t b = 2; b < need; ++b) rb->blocks[n_blocks + b] = base + (uint64_t)b;
+    n_blocks += need;
+  }
+  *jp = j;
+  return n_blocks;
+}
+
 /* Row i: pulse counts of the chunk, then segments of weights whose normals
  * fit the buffer, each drawn with one vector call and pulsed. A weight
  * needing more than the whole buffer takes its own stream. */
@@ -499,6 +566,12 @@ static void pulse_row(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t 
   int64_t j = 0;
   while (j < cols) {
     int64_t j0 = j, n_blocks = 0;
+    if (jb->b0 == 0 && jb->noisy) {
+      n_blocks = first_chunk_blocks(jb, i, rb, &j);
+      if (n_blocks > 0) jb->ops->normal4_blocks(jb->key, jb->sub, rb->blocks, n_blocks, rb->z);
+      pulse_segment(jb, rb, i, j0, j);
+      continue;
+    }
     for (; j < cols; ++j) {
       uint32_t total = rb->total[j];
       if (total == 0) {
@@ -512,21 +585,6 @@ static void pulse_row(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t 
         continue;
       }
       int64_t widx = i * cols + j;
-      if (jb->b0 == 0) { /* the weight's normals start at 0: blocks 0 .. (total - 1) / 4 */
-        int64_t need = (int64_t)((total - 1u) >> 2) + 1;
-        if (need > NORMAL_BLOCKS_CAP) {
-          rb->off[j] = -2;
-          rb->zpos[j] = -1;
-          continue;
-        }
-        if (n_blocks + need > NORMAL_BLOCKS_CAP) break;
-        rb->off[j] = (int32_t)n_blocks;
-        rb->zpos[j] = (int32_t)(4 * n_blocks);
-        uint64_t base = (uint64_t)widx << 32;
-        for (int64_t b = 0; b < need; ++b) rb->blocks[n_blocks + b] = base + (uint64_t)b;
-        n_blocks += need;
-        continue;
-      }
       uint32_t next = jb->s->next[widx] & ~PULSED_BIT;
       uint64_t first = next >> 2, last = (next + total - 1u) >> 2;
       int64_t need = (int64_t)(last - first + 1u);
@@ -560,7 +618,7 @@ static void free_row_buf(row_buf_t *rb) {
 }
 
 static int alloc_row_buf(row_buf_t *rb, int64_t cols, int64_t chunk) {
-  rb->blocks = malloc(NORMAL_BLOCKS_CAP * sizeof *rb->blocks);
+  rb->blocks = malloc((NORMAL_BLOCKS_CAP + 2) * sizeof *rb->blocks);
   rb->z = malloc(4 * NORMAL_BLOCKS_CAP * sizeof *rb->z);
   rb->off = malloc((size_t)cols * sizeof *rb->off);
   rb->zpos = malloc((size_t)cols * sizeof *rb->zpos);
