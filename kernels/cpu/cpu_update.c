@@ -21,6 +21,26 @@
 #define TRAIN_BUDGET_BYTES ((size_t)16 << 20)
 #define PULSED_BIT 0x80000000u
 
+/* Normals of the weights of one segment of a row, drawn in one vector call:
+ * weight j's normals next_j .. next_j + total_j - 1 of its own stream (block
+ * (widx << 32) + position / 4, as aimc_normal_stream), so each pulse gets
+ * exactly the draw the streaming loop would give it. */
+#define NORMAL_BLOCKS_CAP 8192
+
+/* Per-thread buffers of the row loop. */
+typedef struct row_buf {
+  uint64_t *blocks; /* [NORMAL_BLOCKS_CAP + 2] */
+  float *z;         /* [4 * NORMAL_BLOCKS_CAP] */
+  int32_t *off;     /* [cols] first block of weight j in the buffer; -1 none, -2 stream */
+  int32_t *zpos;    /* [cols] index of weight j's first normal in z; -1 skip */
+  uint32_t *total;  /* [cols] pulses of weight j in this chunk */
+  int32_t *cnt;     /* [chunk][cols] signed pulse counts, > 0 up */
+  int32_t *nwc;     /* [chunk] train words of each sample (0: no train) */
+  float *wn, *wn1;  /* [cols] write-noise normals of a row segment (and their unused twins) */
+  uint32_t *wn2;    /* [cols] the unused third words of their blocks */
+  int streamed;     /* whether a weight of the segment takes its own stream (off -2) */
+} row_buf_t;
+
 typedef struct scratch {
   aimc_blab_t *blab;   /* [batch] */
   uint32_t *words;     /* [cols + rows][chunk][nw] pulse trains */
@@ -30,6 +50,8 @@ typedef struct scratch {
   uint32_t *words_x;   /* [chunk][cols][nw] the x trains again, sample-major */
   uint32_t *next;      /* [rows * cols] noise-stream position of each weight */
   float *acc;          /* [n_acc][cols] rows of the exact updates, one per thread */
+  row_buf_t rb;        /* the row buffers of a thread updating whole tiles, kept across tiles */
+  int rb_ready;
 } scratch_t;
 
 typedef struct plan {
@@ -81,7 +103,10 @@ static plan_t make_plan(const aimc_state_t *st, const aimc_update_args_t *a) {
   return p;
 }
 
+static void free_row_buf(row_buf_t *rb);
+
 static void free_scratch(scratch_t *s) {
+  if (s->rb_ready) free_row_buf(&s->rb);
   free(s->blab);
   free(s->words);
   free(s->level);
@@ -176,16 +201,17 @@ static void update_exact(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
 
 /* The pulse trains of one chunk from the lines' probabilities, TRAIN_LINES
  * lines of one kind (x or d) and sample per vector call; the x trains also
- * sample-major (words_x) for the row loops. */
+ * sample-major (words_x) for the row loops. A work-shared loop of the
+ * calling parallel region. */
 static void make_trains(const aimc_state_t *st, const aimc_update_args_t *a, int64_t t, int64_t b0,
-                        int64_t nb, const plan_t *pl, scratch_t *s, int inner, int nt) {
+                        int64_t nb, const plan_t *pl, scratch_t *s) {
   const aimc_tile_params_t *tp = &st->params[t];
   const aimc_simd_ops_t *ops = aimc_cpu_simd();
   int64_t rows = st->rows, cols = st->cols;
   int64_t bx = (cols + TRAIN_LINES - 1) / TRAIN_LINES, bd = (rows + TRAIN_LINES - 1) / TRAIN_LINES;
   size_t nw = (size_t)pl->nw, chunk = (size_t)pl->chunk;
   aimc_update_streams_t rs = aimc_update_streams(a->array, a->call);
-#pragma omp parallel for if (inner) num_threads(nt) schedule(static)
+#pragma omp for schedule(static)
   for (int64_t task = 0; task < nb * (bx + bd); ++task) {
     int64_t c = task / (bx + bd), blk = task % (bx + bd), b = b0 + c;
     int32_t bl = s->blab[b].bl;
@@ -214,24 +240,29 @@ static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int6
   const float *x = a->x + t * a->x_tile_stride;
   const float *d = a->d + t * a->d_tile_stride;
   aimc_update_streams_t rs = aimc_update_streams(a->array, a->call);
-#pragma omp parallel for if (inner) num_threads(nt) schedule(static)
-  for (int64_t l = 0; l < n_lines; ++l) {
-    int is_x = l < cols;
-    int64_t idx = is_x ? l : l - cols, n = is_x ? cols : rows;
-    for (int64_t c = 0; c < nb; ++c) {
-      int64_t b = b0 + c;
-      size_t slot = (size_t)(l * pl->chunk + c);
-      const aimc_blab_t *bb = &s->blab[b];
-      float v = line_value(st, a, t, is_x, idx, is_x ? x[b * cols + idx] : d[b * rows + idx]);
-      uint64_t sample_line = (uint64_t)(b * n + idx);
-      float level = aimc_line_level(u, tp->key, rs.round, sample_line, is_x, v,
-                                    is_x ? bb->b : bb->a, bb->bl);
-      s->neg[slot] = v < 0.0f;
-      if (is_x) s->neg_x[(size_t)c * (size_t)cols + (size_t)idx] = v < 0.0f;
-      s->level[slot] = level;
+  /* one thread team for the levels and the trains (a team start costs more
+   * than a barrier at small batches) */
+#pragma omp parallel if (inner) num_threads(nt)
+  {
+#pragma omp for schedule(static)
+    for (int64_t l = 0; l < n_lines; ++l) {
+      int is_x = l < cols;
+      int64_t idx = is_x ? l : l - cols, n = is_x ? cols : rows;
+      for (int64_t c = 0; c < nb; ++c) {
+        int64_t b = b0 + c;
+        size_t slot = (size_t)(l * pl->chunk + c);
+        const aimc_blab_t *bb = &s->blab[b];
+        float v = line_value(st, a, t, is_x, idx, is_x ? x[b * cols + idx] : d[b * rows + idx]);
+        uint64_t sample_line = (uint64_t)(b * n + idx);
+        float level = aimc_line_level(u, tp->key, rs.round, sample_line, is_x, v,
+                                      is_x ? bb->b : bb->a, bb->bl);
+        s->neg[slot] = v < 0.0f;
+        if (is_x) s->neg_x[(size_t)c * (size_t)cols + (size_t)idx] = v < 0.0f;
+        s->level[slot] = level;
+      }
     }
+    if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED) make_trains(st, a, t, b0, nb, pl, s);
   }
-  if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED) make_trains(st, a, t, b0, nb, pl, s, inner, nt);
 }
 
 /* What the pulse loop of one tile and chunk reads. */
@@ -307,24 +338,7 @@ static void pulse_weight(const pulse_job_t *jb, int64_t i, int64_t j, uint64_t *
   }
 }
 
-/* Normals of the weights of one segment of a row, drawn in one vector call:
- * weight j's normals next_j .. next_j + total_j - 1 of its own stream (block
- * (widx << 32) + position / 4, as aimc_normal_stream), so each pulse gets
- * exactly the draw the streaming loop would give it. */
-#define NORMAL_BLOCKS_CAP 8192
 
-/* Per-thread buffers of the row loop. */
-typedef struct row_buf {
-  uint64_t *blocks; /* [NORMAL_BLOCKS_CAP + 2] */
-  float *z;         /* [4 * NORMAL_BLOCKS_CAP] */
-  int32_t *off;     /* [cols] first block of weight j in the buffer; -1 none, -2 stream */
-  int32_t *zpos;    /* [cols] index of weight j's first normal in z; -1 skip */
-  uint32_t *total;  /* [cols] pulses of weight j in this chunk */
-  int32_t *cnt;     /* [chunk][cols] signed pulse counts, > 0 up */
-  int32_t *nwc;     /* [chunk] train words of each sample (0: no train) */
-  float *wn, *wn1;  /* [cols] write-noise normals of a row segment (and their unused twins) */
-  uint32_t *wn2;    /* [cols] the unused third words of their blocks */
-} row_buf_t;
 
 /* The vector pulse kernel of a device, or -1 for the models pulsed weight
  * by weight through aimc_device_pulse. */
@@ -445,7 +459,7 @@ static void finish_single_chunk(const pulse_job_t *jb, const row_buf_t *rb, int6
   int64_t k0 = jb->t * jb->per_tile + i * jb->cols;
   const float *ref = jb->arr->plane[AIMC_PLANE_REFERENCE];
   float *h = jb->arr->h, *w = jb->arr->w;
-  for (int64_t j = j0; j < j1; ++j) /* weights the vector kernel left to the scalar rule */
+  for (int64_t j = j0; (kernel < 0 || rb->streamed) && j < j1; ++j) /* left to the scalar rule */
     if (rb->total[j] != 0 && (kernel < 0 || rb->off[j] == -2)) {
       const float *z = rb->off[j] >= 0 ? rb->z + rb->zpos[j] : NULL;
       h[k0 + j] = pulse_counts_scalar(jb, rb, i, j, z, 0u);
@@ -541,6 +555,7 @@ static int64_t first_chunk_blocks(const pulse_job_t *jb, int64_t i, row_buf_t *r
     if (need > NORMAL_BLOCKS_CAP) { /* more than the buffer: its own stream */
       rb->off[j] = -2;
       rb->zpos[j] = -1;
+      rb->streamed = 1;
       continue;
     }
     if (n_blocks + need > NORMAL_BLOCKS_CAP) break;
@@ -566,6 +581,7 @@ static void pulse_row(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t 
   int64_t j = 0;
   while (j < cols) {
     int64_t j0 = j, n_blocks = 0;
+    rb->streamed = 0;
     if (jb->b0 == 0 && jb->noisy) {
       n_blocks = first_chunk_blocks(jb, i, rb, &j);
       if (n_blocks > 0) jb->ops->normal4_blocks(jb->key, jb->sub, rb->blocks, n_blocks, rb->z);
@@ -591,6 +607,7 @@ static void pulse_row(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t 
       if (need > NORMAL_BLOCKS_CAP) {
         rb->off[j] = -2;
         rb->zpos[j] = -1;
+        rb->streamed = 1;
         continue;
       }
       if (n_blocks + need > NORMAL_BLOCKS_CAP) break;
@@ -662,9 +679,19 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
   uint64_t up_total = 0, down_total = 0;
 #pragma omp parallel if (inner) num_threads(nt) reduction(+ : up_total, down_total)
   {
-    row_buf_t rb;
-    /* without the buffers (out of memory) every weight streams as before */
-    int buffered = alloc_row_buf(&rb, cols, nb);
+    /* without the buffers (out of memory) every weight streams as before;
+     * a thread that updates whole tiles keeps its buffers from tile to tile */
+    row_buf_t own, *rbp = &own;
+    int buffered;
+    if (!inner) {
+      if (!s->rb_ready && !(s->rb_ready = alloc_row_buf(&s->rb, cols, pl->chunk)))
+        free_row_buf(&s->rb);
+      rbp = &s->rb;
+      buffered = s->rb_ready;
+    } else {
+      buffered = alloc_row_buf(&own, cols, nb);
+    }
+    row_buf_t rb = *rbp;
 #pragma omp for schedule(dynamic, 4)
     for (int64_t i = 0; i < rows; ++i) {
       if (buffered) {
@@ -673,7 +700,7 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
         for (int64_t j = 0; j < cols; ++j) pulse_weight(&jb, i, j, &up_total, &down_total);
       }
     }
-    free_row_buf(&rb);
+    if (inner) free_row_buf(&rb);
   }
   stats[t].pulses_up += up_total;
   stats[t].pulses_down += down_total;
