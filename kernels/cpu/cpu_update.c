@@ -551,7 +551,8 @@ static int64_t first_chunk_blocks(const pulse_job_t *jb, int64_t i, row_buf_t *r
   int64_t cols = jb->cols, n_blocks = 0, j = *jp;
   for (; j < cols; ++j) {
     uint32_t total = rb->total[j];
-    int64_t need = total != 0 ? (int64_t)((total - 1u) >> 2) + 1 : 0;
+    uint32_t mask = 0u - (uint32_t)(total != 0u); /* all ones when pulsed */
+    int64_t need = (int64_t)((((total - 1u) >> 2) + 1u) & mask);
     if (need > NORMAL_BLOCKS_CAP) { /* more than the buffer: its own stream */
       rb->off[j] = -2;
       rb->zpos[j] = -1;
@@ -559,8 +560,8 @@ static int64_t first_chunk_blocks(const pulse_job_t *jb, int64_t i, row_buf_t *r
       continue;
     }
     if (n_blocks + need > NORMAL_BLOCKS_CAP) break;
-    rb->off[j] = total != 0 ? (int32_t)n_blocks : -1;
-    rb->zpos[j] = total != 0 ? (int32_t)(4 * n_blocks) : -1;
+    rb->off[j] = (int32_t)(((uint32_t)n_blocks & mask) | ~mask); /* -1 when not pulsed */
+    rb->zpos[j] = (int32_t)(((uint32_t)(4 * n_blocks) & mask) | ~mask);
     uint64_t base = (uint64_t)(i * cols + j) << 32;
     rb->blocks[n_blocks] = base; /* room for two past the cap */
     rb->blocks[n_blocks + 1] = base + 1u;
