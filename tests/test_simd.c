@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "kernels/common/rng.h"
+#include "kernels/common/update.h"
 #include "kernels/cpu/cpu_simd.h"
 
 static const char *const path_names[] = {"portable", "avx2", "avx512"};
@@ -304,6 +305,136 @@ Test(simd, pulse_kernels_match) {
         }
       }
   free(z);
+}
+
+/* The vector pulse kernels run several chunks of 16 (AVX-512) or 8 (AVX2)
+ * weights interleaved, each at its own sample and pulse, and replace a
+ * finished chunk with the next one: a long segment where chunks finish at
+ * very different times (counts up to 40 in some, 0 or 1 in others), whole
+ * chunks without pulses or skipped, samples without pulses, and lengths
+ * that end on partial chunks. Every kernel, with and without noise. */
+Test(simd, pulse_kernels_interleaved_chunks_match) {
+  const aimc_simd_ops_t *ops[2];
+  int np = vector_paths(ops);
+  test_rng_t r = {17};
+  enum { N = 389, NB = 7 };
+  float *buf = malloc(9 * N * sizeof *buf);
+  int32_t *cnt = malloc(NB * N * sizeof *cnt), *zpos = malloc(N * sizeof *zpos);
+  cr_assert(buf && cnt && zpos);
+  float *bmin = buf, *bmax = buf + N, *s_up = buf + 2 * N, *s_dn = buf + 3 * N, *p_up = buf + 4 * N,
+        *p_dn = buf + 5 * N, *h0 = buf + 6 * N, *ref = buf + 7 * N, *got = buf + 8 * N;
+  for (int j = 0; j < N; ++j) {
+    bmin[j] = test_uniform(&r, -1.0f, -0.2f);
+    bmax[j] = test_uniform(&r, 0.2f, 1.0f);
+    s_up[j] = test_uniform(&r, 0.001f, 0.05f);
+    s_dn[j] = test_uniform(&r, 0.001f, 0.05f);
+    p_up[j] = -s_up[j] / bmax[j];
+    p_dn[j] = s_dn[j] / bmin[j];
+    h0[j] = test_uniform(&r, bmin[j], bmax[j]);
+  }
+  bmin[70] = bmax[70] = h0[70] = -0.1f; /* stuck */
+  aimc_device_params_t dev;
+  memset(&dev, 0, sizeof dev);
+  dev.dw_min_std = 0.3f;
+  dev.es_A_up = 0.00081f, dev.es_A_down = 0.36833f;
+  dev.es_gamma_up = 12.44625f, dev.es_gamma_down = 12.78785f;
+  dev.es_a = 0.244f, dev.es_b = 0.2425f;
+  dev.std_add = 0.01f, dev.std_slope = 0.02f;
+  int zi = 0;
+  for (int j = 0; j < N; ++j) {
+    int chunk = j / 16, total = 0;
+    /* chunk 2 has no pulses, chunk 5 is skipped, chunks 3 and 9 take many */
+    uint32_t span = chunk == 2 ? 1u : (chunk == 3 || chunk == 9) ? 81u : (chunk % 4 == 1) ? 3u : 13u;
+    for (int c = 0; c < NB; ++c) {
+      int32_t n = (int32_t)(test_next(&r) % span) - (int32_t)(span / 2u);
+      if (c == 4 && chunk % 3 == 0) n = 0; /* a sample without pulses in some chunks */
+      cnt[c * N + j] = n;
+      total += n < 0 ? -n : n;
+    }
+    zpos[j] = chunk == 5 || j % 11 == 7 ? -1 : zi;
+    zi += total;
+  }
+  float *z = malloc((size_t)(zi + 1) * sizeof *z);
+  cr_assert(z);
+  test_fill(&r, z, (size_t)zi + 1, -3.0f, 3.0f);
+  const int lengths[] = {N, 200, 64, 63, 17};
+  for (int kernel = 0; kernel <= AIMC_PULSE_KERNEL_EXP_COMPLEX; ++kernel)
+    for (int noisy = 0; noisy <= 1; ++noisy)
+      for (int li = 0; li < 5; ++li) {
+        aimc_pulse_seg_t ps = {lengths[li], NB, N, cnt, ref, bmin, bmax, s_up, s_dn,
+                               kernel == 0 ? NULL : p_up, kernel == 0 ? NULL : p_dn,
+                               z, zpos, 0.3f, kernel, noisy, &dev};
+        memcpy(ref, h0, N * sizeof *ref);
+        aimc_simd_portable.pulse_seg(&ps);
+        for (int p = 0; p < np; ++p) {
+          memcpy(got, h0, N * sizeof *got);
+          ps.h = got;
+          ops[p]->pulse_seg(&ps);
+          assert_same_bits(ref, got, N * sizeof *ref, "pulse_seg (interleaved)", ops[p]->name);
+        }
+      }
+  free(z), free(buf), free(cnt), free(zpos);
+}
+
+/* Pulse trains of many lines of one sample: every train length across word
+ * boundaries (1 .. 100 slots), line counts that leave tails of 8 and 16
+ * lanes, line numbers whose counters fill the high word, probabilities 0,
+ * negative, NaN, tiny, 1 and above, with strided probabilities and words. */
+Test(simd, pulse_trains_match) {
+  const aimc_simd_ops_t *ops[2];
+  int np = vector_paths(ops);
+  test_rng_t r = {23};
+  enum { N = 41, PS = 3, MAXW = 4, WS = MAXW + 1 };
+  float p[N * PS];
+  test_fill(&r, p, N * PS, -0.05f, 1.05f);
+  p[0] = 0.0f, p[PS] = -0.0f, p[2 * PS] = aimc_bits_float(0x7fc00000u), p[3 * PS] = 1e-7f;
+  p[4 * PS] = 1.0f, p[5 * PS] = 2.0f;
+  uint64_t key = 0x0badc0ffee123457ull, sub = aimc_subsequence(AIMC_STREAM_UPDATE_X, 99);
+  const int32_t bls[] = {1, 3, 4, 5, 31, 32, 33, 64, 65, 100};
+  const uint64_t line0s[] = {0, 12345, (1ull << 40) + 7};
+  uint32_t ref[N * WS], got[N * WS];
+  for (size_t bi = 0; bi < sizeof bls / sizeof bls[0]; ++bi)
+    for (int li = 0; li < 3; ++li)
+      for (int n = 1; n <= N; n += (n < 18 ? 1 : 7)) {
+        memset(ref, 0xa5, sizeof ref);
+        aimc_simd_portable.make_trains(key, sub, line0s[li], p, PS, n, bls[bi], ref, WS);
+        for (int k = 0; k < n; ++k) { /* the portable path is aimc_make_train */
+          uint32_t one[MAXW];
+          aimc_make_train(key, sub, line0s[li] + (uint64_t)k, p[k * PS], bls[bi], one);
+          assert_same_bits(one, ref + k * WS, (size_t)AIMC_TRAIN_WORDS(bls[bi]) * 4, "make_trains",
+                           "portable");
+        }
+        for (int q = 0; q < np; ++q) {
+          memset(got, 0xa5, sizeof got);
+          ops[q]->make_trains(key, sub, line0s[li], p, PS, n, bls[bi], got, WS);
+          /* the words of each train, and nothing else touched */
+          assert_same_bits(ref, got, sizeof ref, "make_trains", ops[q]->name);
+        }
+      }
+}
+
+/* The write noise of a pulsed update's single chunk: the first normal of
+ * io_normals' blocks is aimc_normal1 of the same block (the per-weight
+ * draw of aimc_refresh_visible), on every path, for every count 1..40. */
+Test(simd, write_noise_normals_match_aimc_normal1) {
+  const aimc_simd_ops_t *ops[3];
+  ops[0] = &aimc_simd_portable;
+  int np = 1 + vector_paths(ops + 1);
+  uint64_t key = 0xfedcba9876543210ull, sub = aimc_subsequence(AIMC_STREAM_WRITE_NOISE, 12345);
+  enum { N = 40 };
+  float ref[N], z0[N + 1], z1[N];
+  uint32_t w2[N];
+  uint64_t first = (5ull << 32) + 77u;
+  for (int k = 0; k < N; ++k) ref[k] = aimc_normal1(key, sub, first + (uint64_t)k);
+  for (int p = 0; p < np; ++p)
+    for (int n = 1; n <= N; ++n) {
+      memset(z0, 0xff, sizeof z0);
+      ops[p]->io_normals(key, sub, first, n, z0, z1, w2);
+      assert_same_bits(ref, z0, (size_t)n * sizeof *z0, "io_normals (write noise)", ops[p]->name);
+      uint32_t sentinel;
+      memcpy(&sentinel, z0 + n, 4);
+      cr_assert_eq(sentinel, 0xffffffffu, "%s wrote past block %d", ops[p]->name, n);
+    }
 }
 
 /* ---- Every operation through the API, each path and thread count --------- */

@@ -163,12 +163,20 @@ static int io_outputs_portable(const aimc_io_params_t *p, const float *y, const 
   return hit;
 }
 
+static void make_trains_portable(uint64_t key, uint64_t subsequence, uint64_t line0, const float *p,
+                                 int64_t p_stride, int64_t n, int32_t bl, uint32_t *words,
+                                 int64_t stride) {
+  for (int64_t k = 0; k < n; ++k)
+    aimc_make_train(key, subsequence, line0 + (uint64_t)k, p[k * p_stride], bl, words + k * stride);
+}
+
 const aimc_simd_ops_t aimc_simd_portable = {"portable",          normal4_blocks_portable,
                                             dot_rows_portable,   dot_cols_portable,
                                             coincidences_portable, aimc_pulse_seg_portable,
                                             io_normals_portable, dot_rows_n_portable,
                                             dot_cols_n_portable, io_stats_portable,
-                                            io_inputs_portable,  io_outputs_portable};
+                                            io_inputs_portable,  io_outputs_portable,
+                                            make_trains_portable};
 
 const aimc_simd_ops_t *aimc_cpu_simd_level(aimc_simd_level_t level) {
   switch (level) {

@@ -93,6 +93,11 @@ typedef struct aimc_simd_ops {
   int (*io_outputs)(const aimc_io_params_t *p, const float *y, const float *q_o, float q_add,
                     const float *nl, const float *sigma, const float *z0, const float *z1,
                     const uint32_t *w2, int64_t n, float *out);
+  /* Pulse trains of n lines of one sample with bl > 0 slots: line k's train
+   * is aimc_make_train(key, subsequence, line0 + k, p[k * p_stride], bl,
+   * words + k * stride), its AIMC_TRAIN_WORDS(bl) words. */
+  void (*make_trains)(uint64_t key, uint64_t subsequence, uint64_t line0, const float *p,
+                      int64_t p_stride, int64_t n, int32_t bl, uint32_t *words, int64_t stride);
 } aimc_simd_ops_t;
 
 /* The portable pulse kernel (the reference of the vector ones). */

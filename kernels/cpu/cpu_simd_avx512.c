@@ -180,95 +180,162 @@ static inline __m512 expf16(__m512 x) {
 
 /* aimc_pulse_seg_portable on 16 weights at once: each lane its own pulse
  * count per sample (lanes done are masked), its own noise position (a
- * gather), the same multiplies and adds in the same order, no FMA. */
-static void pulse_seg_avx512(const aimc_pulse_seg_t *ps) {
-  const __m512i zero_i = _mm512_setzero_si512(), one_i = _mm512_set1_epi32(1);
+ * gather), the same multiplies and adds in the same order, no FMA.
+ *
+ * A pulse depends on the state the previous pulse left, so one chunk of 16
+ * weights is a chain of dependent operations (about 25 cycles a pulse for
+ * SoftBounds, 100 for ExpStep's divide and exponential). PULSE_GROUPS
+ * chunks therefore run interleaved, each with its own sample and pulse
+ * position, and a finished chunk is replaced by the next one of the
+ * segment, so the chains overlap. Every weight still takes its own pulses
+ * in sample and pulse order: the bits are those of the portable loop. */
+#define PULSE_GROUPS 4
+
+typedef struct pulse_chunk16 {
+  __m512 h, bmin, bmax, s_up, s_dn, p_up, p_dn;
+  __m512i zi; /* each lane's next normal in ps->z */
+  __m512i n;  /* pulses of each lane in the current sample */
+  __mmask16 lanes, up;
+  int64_t j0, c;   /* first weight, current sample */
+  int32_t q, nmax; /* pulse within the sample, most pulses of a lane in it */
+} pulse_chunk16_t;
+
+/* Moves the chunk to its next sample with pulses; 0 when there is none. */
+static inline int chunk16_next_sample(const aimc_pulse_seg_t *ps, pulse_chunk16_t *g) {
+  for (++g->c; g->c < ps->nb; ++g->c) {
+    __m512i cv = _mm512_maskz_loadu_epi32(g->lanes, ps->cnt + g->c * ps->stride + g->j0);
+    __m512i n = _mm512_abs_epi32(cv);
+    int nmax = _mm512_reduce_max_epi32(n);
+    if (nmax == 0) continue;
+    g->n = n;
+    g->up = _mm512_cmpgt_epi32_mask(cv, _mm512_setzero_si512());
+    g->nmax = nmax;
+    g->q = 0;
+    return 1;
+  }
+  return 0;
+}
+
+/* Loads the chunk of weights j0 .. j0+15 (fewer at the end of the segment);
+ * 0 when none of them has a pulse (their states stay as they are). */
+static inline int chunk16_start(const aimc_pulse_seg_t *ps, pulse_chunk16_t *g, int64_t j0) {
+  int64_t m = ps->n - j0 < 16 ? ps->n - j0 : 16;
+  __mmask16 lanes = (__mmask16)(m == 16 ? 0xffffu : (1u << m) - 1u);
+  __m512i zi = _mm512_maskz_loadu_epi32(lanes, ps->zpos + j0);
+  lanes &= (__mmask16)~_mm512_cmplt_epi32_mask(zi, _mm512_setzero_si512());
+  if (!lanes) return 0;
+  g->lanes = lanes;
+  g->j0 = j0;
+  g->c = -1;
+  if (!chunk16_next_sample(ps, g)) return 0;
+  const __m512 zero = _mm512_setzero_ps();
+  g->zi = zi;
+  g->h = _mm512_maskz_loadu_ps(lanes, ps->h + j0);
+  g->bmin = _mm512_maskz_loadu_ps(lanes, ps->bmin + j0);
+  g->bmax = _mm512_maskz_loadu_ps(lanes, ps->bmax + j0);
+  g->s_up = _mm512_maskz_loadu_ps(lanes, ps->s_up + j0);
+  g->s_dn = _mm512_maskz_loadu_ps(lanes, ps->s_dn + j0);
+  g->p_up = ps->p_up ? _mm512_maskz_loadu_ps(lanes, ps->p_up + j0) : zero;
+  g->p_dn = ps->p_dn ? _mm512_maskz_loadu_ps(lanes, ps->p_dn + j0) : zero;
+  return 1;
+}
+
+/* Pulse q of the current sample on every lane that has one. */
+static inline void chunk16_pulse(const aimc_pulse_seg_t *ps, pulse_chunk16_t *g) {
+  const __m512i one_i = _mm512_set1_epi32(1);
   const __m512 one = _mm512_set1_ps(1.0f), std = _mm512_set1_ps(ps->dw_min_std);
   const __m512 zero = _mm512_setzero_ps();
-  for (int64_t j0 = 0; j0 < ps->n; j0 += 16) {
-    int64_t m = ps->n - j0 < 16 ? ps->n - j0 : 16;
-    __mmask16 lanes = (__mmask16)(m == 16 ? 0xffffu : (1u << m) - 1u);
-    __m512i zi = _mm512_maskz_loadu_epi32(lanes, ps->zpos + j0);
-    lanes &= (__mmask16)~_mm512_cmplt_epi32_mask(zi, zero_i);
-    if (!lanes) continue;
-    __m512 h = _mm512_maskz_loadu_ps(lanes, ps->h + j0);
-    __m512 bmin = _mm512_maskz_loadu_ps(lanes, ps->bmin + j0);
-    __m512 bmax = _mm512_maskz_loadu_ps(lanes, ps->bmax + j0);
-    __m512 s_up = _mm512_maskz_loadu_ps(lanes, ps->s_up + j0);
-    __m512 s_dn = _mm512_maskz_loadu_ps(lanes, ps->s_dn + j0);
-    __m512 p_up = ps->p_up ? _mm512_maskz_loadu_ps(lanes, ps->p_up + j0) : zero;
-    __m512 p_dn = ps->p_dn ? _mm512_maskz_loadu_ps(lanes, ps->p_dn + j0) : zero;
-    for (int64_t c = 0; c < ps->nb; ++c) {
-      __m512i cv = _mm512_maskz_loadu_epi32(lanes, ps->cnt + c * ps->stride + j0);
-      __m512i n = _mm512_abs_epi32(cv);
-      int nmax = _mm512_reduce_max_epi32(n);
-      if (nmax == 0) continue;
-      __mmask16 up = _mm512_cmpgt_epi32_mask(cv, zero_i);
-      __m512 s = _mm512_mask_blend_ps(up, s_dn, s_up);
-      __m512 p = _mm512_mask_blend_ps(up, p_dn, p_up);
-      for (int q = 0; q < nmax; ++q) {
-        __mmask16 act = _mm512_cmpgt_epi32_mask(n, _mm512_set1_epi32(q));
-        __m512 xi = ps->noisy ? _mm512_mask_i32gather_ps(zero, act, zi, ps->z, 4) : zero;
-        __m512 onep = _mm512_add_ps(one, _mm512_mul_ps(std, xi));
-        __m512 hn, r;
-        if (ps->kernel >= AIMC_PULSE_KERNEL_EXP) {
-          const aimc_device_params_t *dp = ps->dev;
-          __m512 range = _mm512_sub_ps(bmax, bmin);
-          __m512 z = _mm512_add_ps(
-              _mm512_div_ps(_mm512_mul_ps(_mm512_set1_ps(2.0f * dp->es_a), h), range),
-              _mm512_set1_ps(dp->es_b));
-          __m512 g = _mm512_mask_blend_ps(up, _mm512_set1_ps(-dp->es_gamma_down),
-                                          _mm512_set1_ps(dp->es_gamma_up));
-          __m512 A = _mm512_mask_blend_ps(up, _mm512_set1_ps(dp->es_A_down),
-                                          _mm512_set1_ps(dp->es_A_up));
-          __m512 y = _mm512_sub_ps(one, _mm512_mul_ps(A, expf16(_mm512_mul_ps(g, z))));
-          y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(y, zero, _CMP_GT_OQ), zero, y);
-          __m512 ny = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(y), /* -y */
-                                                    _mm512_set1_epi32((int)0x80000000u)));
-          __m512 dw = _mm512_mul_ps(_mm512_mask_blend_ps(up, ny, y), s);
-          if (ps->kernel == AIMC_PULSE_KERNEL_EXP_COMPLEX) {
-            __m512 absm = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
-            __m512 t = _mm512_add_ps(_mm512_add_ps(_mm512_and_ps(dw, absm),
-                                                   _mm512_set1_ps(dp->std_add)),
-                                     _mm512_mul_ps(_mm512_set1_ps(dp->std_slope),
-                                                   _mm512_and_ps(h, absm)));
-            hn = _mm512_add_ps(_mm512_add_ps(h, dw),
-                               _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(dp->dw_min_std), t), xi));
-          } else {
-            hn = _mm512_add_ps(h, _mm512_mul_ps(dw, onep));
-          }
-          r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hn, bmax, _CMP_GT_OQ), hn, bmax);
-          r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hn, bmin, _CMP_LT_OQ), r, bmin);
-          /* a stuck device (!(range > 0)) keeps h, unclipped */
-          r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(range, zero, _CMP_GT_OQ), h, r);
-        } else {
-          __m512 step;
-          if (ps->kernel == AIMC_PULSE_KERNEL_CONSTANT) {
-            step = _mm512_mul_ps(s, onep);
-          } else if (ps->kernel == AIMC_PULSE_KERNEL_LINEAR_MULT) {
-            step = _mm512_mul_ps(_mm512_add_ps(_mm512_mul_ps(p, h), s), onep);
-          } else if (ps->kernel == AIMC_PULSE_KERNEL_LINEAR) {
-            step = _mm512_add_ps(_mm512_mul_ps(p, h), _mm512_mul_ps(s, onep));
-          } else { /* SoftBoundsReference: a = h / bound when the bound is on its side */
-            __m512 bnd = _mm512_mask_blend_ps(up, bmin, bmax);
-            __mmask16 on_side = (__mmask16)((up & _mm512_cmp_ps_mask(bmax, zero, _CMP_GT_OQ)) |
-                                            (~up & _mm512_cmp_ps_mask(bmin, zero, _CMP_LT_OQ)));
-            __m512 a = _mm512_maskz_div_ps(on_side, h, bnd);
-            __m512 one_a = _mm512_sub_ps(one, a);
-            step = ps->kernel == AIMC_PULSE_KERNEL_SBREF_MULT
-                       ? _mm512_mul_ps(_mm512_mul_ps(s, one_a), onep)
-                       : _mm512_mul_ps(s, _mm512_add_ps(one_a, _mm512_mul_ps(std, xi)));
-          }
-          hn = _mm512_mask_blend_ps(up, _mm512_sub_ps(h, step), _mm512_add_ps(h, step));
-          /* aimc_clampf: v < lo ? lo : (v > hi ? hi : v) */
-          r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hn, bmax, _CMP_GT_OQ), hn, bmax);
-          r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hn, bmin, _CMP_LT_OQ), r, bmin);
-        }
-        h = _mm512_mask_mov_ps(h, act, r);
-        zi = _mm512_mask_add_epi32(zi, act, zi, one_i);
-      }
+  __mmask16 up = g->up;
+  __m512 h = g->h, bmin = g->bmin, bmax = g->bmax;
+  __m512 s = _mm512_mask_blend_ps(up, g->s_dn, g->s_up);
+  __mmask16 act = _mm512_cmpgt_epi32_mask(g->n, _mm512_set1_epi32(g->q));
+  __m512 xi = ps->noisy ? _mm512_mask_i32gather_ps(zero, act, g->zi, ps->z, 4) : zero;
+  __m512 onep = _mm512_add_ps(one, _mm512_mul_ps(std, xi));
+  __m512 hn, r;
+  if (ps->kernel >= AIMC_PULSE_KERNEL_EXP) {
+    const aimc_device_params_t *dp = ps->dev;
+    __m512 range = _mm512_sub_ps(bmax, bmin);
+    __m512 z = _mm512_add_ps(
+        _mm512_div_ps(_mm512_mul_ps(_mm512_set1_ps(2.0f * dp->es_a), h), range),
+        _mm512_set1_ps(dp->es_b));
+    __m512 gm = _mm512_mask_blend_ps(up, _mm512_set1_ps(-dp->es_gamma_down),
+                                     _mm512_set1_ps(dp->es_gamma_up));
+    __m512 A = _mm512_mask_blend_ps(up, _mm512_set1_ps(dp->es_A_down), _mm512_set1_ps(dp->es_A_up));
+    __m512 y = _mm512_sub_ps(one, _mm512_mul_ps(A, expf16(_mm512_mul_ps(gm, z))));
+    y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(y, zero, _CMP_GT_OQ), zero, y);
+    __m512 ny = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(y), /* -y */
+                                                     _mm512_set1_epi32((int)0x80000000u)));
+    __m512 dw = _mm512_mul_ps(_mm512_mask_blend_ps(up, ny, y), s);
+    if (ps->kernel == AIMC_PULSE_KERNEL_EXP_COMPLEX) {
+      __m512 absm = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+      __m512 t = _mm512_add_ps(
+          _mm512_add_ps(_mm512_and_ps(dw, absm), _mm512_set1_ps(dp->std_add)),
+          _mm512_mul_ps(_mm512_set1_ps(dp->std_slope), _mm512_and_ps(h, absm)));
+      hn = _mm512_add_ps(_mm512_add_ps(h, dw),
+                         _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(dp->dw_min_std), t), xi));
+    } else {
+      hn = _mm512_add_ps(h, _mm512_mul_ps(dw, onep));
     }
-    _mm512_mask_storeu_ps(ps->h + j0, lanes, h);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hn, bmax, _CMP_GT_OQ), hn, bmax);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hn, bmin, _CMP_LT_OQ), r, bmin);
+    /* a stuck device (!(range > 0)) keeps h, unclipped */
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(range, zero, _CMP_GT_OQ), h, r);
+  } else {
+    __m512 step;
+    if (ps->kernel == AIMC_PULSE_KERNEL_CONSTANT) {
+      step = _mm512_mul_ps(s, onep);
+    } else if (ps->kernel == AIMC_PULSE_KERNEL_LINEAR_MULT) {
+      __m512 p = _mm512_mask_blend_ps(up, g->p_dn, g->p_up);
+      step = _mm512_mul_ps(_mm512_add_ps(_mm512_mul_ps(p, h), s), onep);
+    } else if (ps->kernel == AIMC_PULSE_KERNEL_LINEAR) {
+      __m512 p = _mm512_mask_blend_ps(up, g->p_dn, g->p_up);
+      step = _mm512_add_ps(_mm512_mul_ps(p, h), _mm512_mul_ps(s, onep));
+    } else { /* SoftBoundsReference: a = h / bound when the bound is on its side */
+      __m512 bnd = _mm512_mask_blend_ps(up, bmin, bmax);
+      __mmask16 on_side = (__mmask16)((up & _mm512_cmp_ps_mask(bmax, zero, _CMP_GT_OQ)) |
+                                      (~up & _mm512_cmp_ps_mask(bmin, zero, _CMP_LT_OQ)));
+      __m512 a = _mm512_maskz_div_ps(on_side, h, bnd);
+      __m512 one_a = _mm512_sub_ps(one, a);
+      step = ps->kernel == AIMC_PULSE_KERNEL_SBREF_MULT
+                 ? _mm512_mul_ps(_mm512_mul_ps(s, one_a), onep)
+                 : _mm512_mul_ps(s, _mm512_add_ps(one_a, _mm512_mul_ps(std, xi)));
+    }
+    hn = _mm512_mask_blend_ps(up, _mm512_sub_ps(h, step), _mm512_add_ps(h, step));
+    /* aimc_clampf: v < lo ? lo : (v > hi ? hi : v) */
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hn, bmax, _CMP_GT_OQ), hn, bmax);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hn, bmin, _CMP_LT_OQ), r, bmin);
+  }
+  g->h = _mm512_mask_mov_ps(h, act, r);
+  g->zi = _mm512_mask_add_epi32(g->zi, act, g->zi, one_i);
+}
+
+/* Starts the next chunk of the segment with pulses in g; 0 when none is left. */
+static inline int chunk16_refill(const aimc_pulse_seg_t *ps, pulse_chunk16_t *g, int64_t *next) {
+  while (*next < ps->n) {
+    int64_t j0 = *next;
+    *next += 16;
+    if (chunk16_start(ps, g, j0)) return 1;
+  }
+  return 0;
+}
+
+static void pulse_seg_avx512(const aimc_pulse_seg_t *ps) {
+  pulse_chunk16_t g[PULSE_GROUPS];
+  int live[PULSE_GROUPS];
+  int64_t next = 0;
+  for (int k = 0; k < PULSE_GROUPS; ++k) live[k] = chunk16_refill(ps, &g[k], &next);
+  for (;;) {
+    int any = 0;
+#pragma GCC unroll 8
+    for (int k = 0; k < PULSE_GROUPS; ++k) {
+      if (!live[k]) continue;
+      any = 1;
+      chunk16_pulse(ps, &g[k]);
+      if (++g[k].q < g[k].nmax || chunk16_next_sample(ps, &g[k])) continue;
+      _mm512_mask_storeu_ps(ps->h + g[k].j0, g[k].lanes, g[k].h);
+      live[k] = chunk16_refill(ps, &g[k], &next);
+    }
+    if (!any) break;
   }
 }
 
@@ -299,10 +366,55 @@ static void io_normals_avx512(uint64_t key, uint64_t subsequence, uint64_t first
   }
 }
 
+/* aimc_make_train on 16 lines at once: Philox block kb of every line (its
+ * counter (line << 14) | kb), slot 4 kb + q fires where u01(word q) < p,
+ * the same comparison of the same exact floats. Lines with !(p > 0) fire
+ * nowhere, as in the scalar early return. */
+static void make_trains_avx512(uint64_t key, uint64_t subsequence, uint64_t line0, const float *p,
+                               int64_t p_stride, int64_t n, int32_t bl, uint32_t *words,
+                               int64_t stride) {
+  uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+  const __m512i sub_lo = _mm512_set1_epi32((int)(uint32_t)subsequence);
+  const __m512i sub_hi = _mm512_set1_epi32((int)(uint32_t)(subsequence >> 32));
+  const __m512 scale = _mm512_set1_ps(5.9604644775390625e-8f);
+  int32_t nblk = (bl + 3) / 4;
+  for (int64_t l0 = 0; l0 < n; l0 += 16) {
+    int64_t m = n - l0 < 16 ? n - l0 : 16;
+    uint32_t lo[16], hi[16], out[16];
+    float pv[16];
+    for (int l = 0; l < 16; ++l) {
+      uint64_t line = (line0 + (uint64_t)(l0 + (l < m ? l : 0))) << 14;
+      lo[l] = (uint32_t)line;
+      hi[l] = (uint32_t)(line >> 32);
+      pv[l] = l < m ? p[(l0 + l) * p_stride] : 0.0f;
+    }
+    __m512i base_lo = _mm512_loadu_si512(lo), base_hi = _mm512_loadu_si512(hi);
+    __m512 prob = _mm512_loadu_ps(pv);
+    __m512i acc = _mm512_setzero_si512();
+    for (int32_t kb = 0; kb < nblk; ++kb) {
+      __m512i c[4] = {_mm512_or_si512(base_lo, _mm512_set1_epi32(kb)), base_hi, sub_lo, sub_hi};
+      philox16(c, k0, k1);
+      for (int q = 0; q < 4; ++q) {
+        int32_t k = 4 * kb + q;
+        if (k >= bl) break;
+        __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(c[q], 8)), scale);
+        __mmask16 fire = _mm512_cmp_ps_mask(u, prob, _CMP_LT_OQ);
+        acc = _mm512_mask_or_epi32(acc, fire, acc, _mm512_set1_epi32((int)(1u << (k & 31))));
+        if ((k & 31) == 31 || k == bl - 1) { /* word k / 32 complete */
+          _mm512_storeu_si512(out, acc);
+          for (int l = 0; l < m; ++l) words[(l0 + l) * stride + (k >> 5)] = out[l];
+          acc = _mm512_setzero_si512();
+        }
+      }
+    }
+  }
+}
+
 const aimc_simd_ops_t aimc_simd_avx512 = {"avx512",        normal4_blocks_avx512,
                                           reads_dot_rows,  reads_dot_cols,
                                           coincidences_popcnt, pulse_seg_avx512,
                                           io_normals_avx512,
                                           /* the reads of several samples, IO steps */
                                           reads_dot_rows_n512, reads_dot_cols_n512,
-                                          reads_io_stats, reads_io_inputs, reads_io_outputs};
+                                          reads_io_stats, reads_io_inputs, reads_io_outputs,
+                                          make_trains_avx512};

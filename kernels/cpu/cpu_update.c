@@ -21,6 +21,26 @@
 #define TRAIN_BUDGET_BYTES ((size_t)16 << 20)
 #define PULSED_BIT 0x80000000u
 
+/* Normals of the weights of one segment of a row, drawn in one vector call:
+ * weight j's normals next_j .. next_j + total_j - 1 of its own stream (block
+ * (widx << 32) + position / 4, as aimc_normal_stream), so each pulse gets
+ * exactly the draw the streaming loop would give it. */
+#define NORMAL_BLOCKS_CAP 8192
+
+/* Per-thread buffers of the row loop. */
+typedef struct row_buf {
+  uint64_t *blocks; /* [NORMAL_BLOCKS_CAP + 2] */
+  float *z;         /* [4 * NORMAL_BLOCKS_CAP] */
+  int32_t *off;     /* [cols] first block of weight j in the buffer; -1 none, -2 stream */
+  int32_t *zpos;    /* [cols] index of weight j's first normal in z; -1 skip */
+  uint32_t *total;  /* [cols] pulses of weight j in this chunk */
+  int32_t *cnt;     /* [chunk][cols] signed pulse counts, > 0 up */
+  int32_t *nwc;     /* [chunk] train words of each sample (0: no train) */
+  float *wn, *wn1;  /* [cols] write-noise normals of a row segment (and their unused twins) */
+  uint32_t *wn2;    /* [cols] the unused third words of their blocks */
+  int streamed;     /* whether a weight of the segment takes its own stream (off -2) */
+} row_buf_t;
+
 typedef struct scratch {
   aimc_blab_t *blab;   /* [batch] */
   uint32_t *words;     /* [cols + rows][chunk][nw] pulse trains */
@@ -30,6 +50,8 @@ typedef struct scratch {
   uint32_t *words_x;   /* [chunk][cols][nw] the x trains again, sample-major */
   uint32_t *next;      /* [rows * cols] noise-stream position of each weight */
   float *acc;          /* [n_acc][cols] rows of the exact updates, one per thread */
+  row_buf_t rb;        /* the row buffers of a thread updating whole tiles, kept across tiles */
+  int rb_ready;
 } scratch_t;
 
 typedef struct plan {
@@ -81,7 +103,10 @@ static plan_t make_plan(const aimc_state_t *st, const aimc_update_args_t *a) {
   return p;
 }
 
+static void free_row_buf(row_buf_t *rb);
+
 static void free_scratch(scratch_t *s) {
+  if (s->rb_ready) free_row_buf(&s->rb);
   free(s->blab);
   free(s->words);
   free(s->level);
@@ -172,6 +197,39 @@ static void update_exact(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
   }
 }
 
+#define TRAIN_LINES 64 /* lines of one sample per vector train call */
+
+/* The pulse trains of one chunk from the lines' probabilities, TRAIN_LINES
+ * lines of one kind (x or d) and sample per vector call; the x trains also
+ * sample-major (words_x) for the row loops. A work-shared loop of the
+ * calling parallel region. */
+static void make_trains(const aimc_state_t *st, const aimc_update_args_t *a, int64_t t, int64_t b0,
+                        int64_t nb, const plan_t *pl, scratch_t *s) {
+  const aimc_tile_params_t *tp = &st->params[t];
+  const aimc_simd_ops_t *ops = aimc_cpu_simd();
+  int64_t rows = st->rows, cols = st->cols;
+  int64_t bx = (cols + TRAIN_LINES - 1) / TRAIN_LINES, bd = (rows + TRAIN_LINES - 1) / TRAIN_LINES;
+  size_t nw = (size_t)pl->nw, chunk = (size_t)pl->chunk;
+  aimc_update_streams_t rs = aimc_update_streams(a->array, a->call);
+#pragma omp for schedule(static)
+  for (int64_t task = 0; task < nb * (bx + bd); ++task) {
+    int64_t c = task / (bx + bd), blk = task % (bx + bd), b = b0 + c;
+    int32_t bl = s->blab[b].bl;
+    if (bl == 0) continue;
+    int is_x = blk < bx;
+    int64_t n = is_x ? cols : rows, first = (is_x ? blk : blk - bx) * TRAIN_LINES;
+    int64_t m = n - first < TRAIN_LINES ? n - first : TRAIN_LINES;
+    size_t l = (size_t)(is_x ? first : cols + first); /* line index of the first line */
+    size_t slot = l * chunk + (size_t)c;
+    ops->make_trains(tp->key, is_x ? rs.x : rs.d, (uint64_t)(b * n + first), s->level + slot,
+                     (int64_t)chunk, m, bl, s->words + slot * nw, (int64_t)(chunk * nw));
+    if (is_x)
+      for (int64_t k = 0; k < m; ++k)
+        memcpy(s->words_x + ((size_t)c * (size_t)cols + (size_t)(first + k)) * nw,
+               s->words + (slot + (size_t)k * chunk) * nw, nw * sizeof *s->words);
+  }
+}
+
 /* Line values of one chunk: trains (stochastic) or levels (deterministic).
  * Lines 0..cols-1 are inputs x, cols..cols+rows-1 outputs d. */
 static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int64_t t,
@@ -182,29 +240,28 @@ static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int6
   const float *x = a->x + t * a->x_tile_stride;
   const float *d = a->d + t * a->d_tile_stride;
   aimc_update_streams_t rs = aimc_update_streams(a->array, a->call);
-#pragma omp parallel for if (inner) num_threads(nt) schedule(static)
-  for (int64_t l = 0; l < n_lines; ++l) {
-    int is_x = l < cols;
-    int64_t idx = is_x ? l : l - cols, n = is_x ? cols : rows;
-    for (int64_t c = 0; c < nb; ++c) {
-      int64_t b = b0 + c;
-      size_t slot = (size_t)(l * pl->chunk + c);
-      const aimc_blab_t *bb = &s->blab[b];
-      float v = line_value(st, a, t, is_x, idx, is_x ? x[b * cols + idx] : d[b * rows + idx]);
-      uint64_t sample_line = (uint64_t)(b * n + idx);
-      float level = aimc_line_level(u, tp->key, rs.round, sample_line, is_x, v,
-                                    is_x ? bb->b : bb->a, bb->bl);
-      s->neg[slot] = v < 0.0f;
-      if (is_x) s->neg_x[(size_t)c * (size_t)cols + (size_t)idx] = v < 0.0f;
-      s->level[slot] = level;
-      if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED) {
-        uint32_t *words = s->words + slot * (size_t)pl->nw;
-        aimc_make_train(tp->key, is_x ? rs.x : rs.d, sample_line, level, bb->bl, words);
-        if (is_x)
-          memcpy(s->words_x + ((size_t)c * (size_t)cols + (size_t)idx) * (size_t)pl->nw, words,
-                 (size_t)pl->nw * sizeof *words);
+  /* one thread team for the levels and the trains (a team start costs more
+   * than a barrier at small batches) */
+#pragma omp parallel if (inner) num_threads(nt)
+  {
+#pragma omp for schedule(static)
+    for (int64_t l = 0; l < n_lines; ++l) {
+      int is_x = l < cols;
+      int64_t idx = is_x ? l : l - cols, n = is_x ? cols : rows;
+      for (int64_t c = 0; c < nb; ++c) {
+        int64_t b = b0 + c;
+        size_t slot = (size_t)(l * pl->chunk + c);
+        const aimc_blab_t *bb = &s->blab[b];
+        float v = line_value(st, a, t, is_x, idx, is_x ? x[b * cols + idx] : d[b * rows + idx]);
+        uint64_t sample_line = (uint64_t)(b * n + idx);
+        float level = aimc_line_level(u, tp->key, rs.round, sample_line, is_x, v,
+                                      is_x ? bb->b : bb->a, bb->bl);
+        s->neg[slot] = v < 0.0f;
+        if (is_x) s->neg_x[(size_t)c * (size_t)cols + (size_t)idx] = v < 0.0f;
+        s->level[slot] = level;
       }
     }
+    if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED) make_trains(st, a, t, b0, nb, pl, s);
   }
 }
 
@@ -281,22 +338,7 @@ static void pulse_weight(const pulse_job_t *jb, int64_t i, int64_t j, uint64_t *
   }
 }
 
-/* Normals of the weights of one segment of a row, drawn in one vector call:
- * weight j's normals next_j .. next_j + total_j - 1 of its own stream (block
- * (widx << 32) + position / 4, as aimc_normal_stream), so each pulse gets
- * exactly the draw the streaming loop would give it. */
-#define NORMAL_BLOCKS_CAP 1024
 
-/* Per-thread buffers of the row loop. */
-typedef struct row_buf {
-  uint64_t *blocks; /* [NORMAL_BLOCKS_CAP] */
-  float *z;         /* [4 * NORMAL_BLOCKS_CAP] */
-  int32_t *off;     /* [cols] first block of weight j in the buffer; -1 none, -2 stream */
-  int32_t *zpos;    /* [cols] index of weight j's first normal in z; -1 skip */
-  uint32_t *total;  /* [cols] pulses of weight j in this chunk */
-  int32_t *cnt;     /* [chunk][cols] signed pulse counts, > 0 up */
-  int32_t *nwc;     /* [chunk] train words of each sample (0: no train) */
-} row_buf_t;
 
 /* The vector pulse kernel of a device, or -1 for the models pulsed weight
  * by weight through aimc_device_pulse. */
@@ -370,10 +412,8 @@ static float pulse_counts_scalar(const pulse_job_t *jb, const row_buf_t *rb, int
   aimc_wparams_t wp;
   aimc_load_wparams(jb->arr, (size_t)k, &wp);
   aimc_normal_stream_t ns;
-  if (!z) {
-    aimc_normal_stream_init(&ns, jb->key, jb->sub, (uint64_t)widx << 32);
-    if (jb->noisy) aimc_normal_stream_seek(&ns, next);
-  }
+  aimc_normal_stream_init(&ns, jb->key, jb->sub, (uint64_t)widx << 32);
+  if (!z && jb->noisy) aimc_normal_stream_seek(&ns, next);
   float h = jb->arr->h[k];
   uint32_t q = 0;
   for (int64_t c = 0; c < jb->nb; ++c) {
@@ -400,10 +440,54 @@ static void finish_weight(const pulse_job_t *jb, const row_buf_t *rb, int64_t i,
   if (total > 0) carried = PULSED_BIT | ((carried & ~PULSED_BIT) + (jb->noisy ? total : 0u));
   jb->s->next[widx] = carried;
   if (jb->last_chunk && (carried & PULSED_BIT)) {
-    aimc_wparams_t wp;
-    aimc_load_wparams(jb->arr, (size_t)k, &wp);
-    jb->arr->w[k] = aimc_refresh_visible(jb->tp, jb->array, jb->arr->h[k], wp.ref, jb->write_call,
-                                         (uint64_t)widx);
+    /* only the reference: aimc_load_wparams would read every plane (the
+     * update's largest memory stream at batch 1) */
+    const float *ref = jb->arr->plane[AIMC_PLANE_REFERENCE];
+    jb->arr->w[k] = aimc_refresh_visible(jb->tp, jb->array, jb->arr->h[k], ref ? ref[k] : 0.0f,
+                                         jb->write_call, (uint64_t)widx);
+  }
+}
+
+/* Weights j0 .. j1-1 of row i when the call is one chunk (the usual case):
+ * nothing is carried in or out, so only the pulsed weights' visible values
+ * are written (h - reference, plus write noise when the device has it). The
+ * write noise of weight widx is aimc_normal1 of block widx of the call's
+ * write-noise stream (aimc_refresh_visible), drawn here for the whole
+ * segment in one vector call: the first normal of each block. */
+static void finish_single_chunk(const pulse_job_t *jb, const row_buf_t *rb, int64_t i, int64_t j0,
+                                int64_t j1, int kernel) {
+  int64_t k0 = jb->t * jb->per_tile + i * jb->cols;
+  const float *ref = jb->arr->plane[AIMC_PLANE_REFERENCE];
+  float *h = jb->arr->h, *w = jb->arr->w;
+  for (int64_t j = j0; (kernel < 0 || rb->streamed) && j < j1; ++j) /* left to the scalar rule */
+    if (rb->total[j] != 0 && (kernel < 0 || rb->off[j] == -2)) {
+      const float *z = rb->off[j] >= 0 ? rb->z + rb->zpos[j] : NULL;
+      h[k0 + j] = pulse_counts_scalar(jb, rb, i, j, z, 0u);
+    }
+  const float *hs = h + k0 + j0, *rs = ref ? ref + k0 + j0 : NULL;
+  const uint32_t *total = rb->total + j0;
+  float *ws = w + k0 + j0;
+  int64_t n = j1 - j0;
+  /* selects, not branches: whether a weight was pulsed is a coin flip at
+   * small batches, and the same expression as aimc_visible_weight */
+  if (jb->dev->write_noise > 0.0f) {
+    uint64_t sub = aimc_subsequence(AIMC_STREAM_WRITE_NOISE,
+                                    aimc_array_counter(jb->array, jb->write_call));
+    jb->ops->io_normals(jb->key, sub, (uint64_t)(i * jb->cols + j0), n, rb->wn, rb->wn1, rb->wn2);
+    for (int64_t j = 0; j < n; ++j) {
+      float v = aimc_visible_weight(jb->dev, hs[j], rs ? rs[j] : 0.0f, rb->wn[j]);
+      ws[j] = total[j] != 0 ? v : ws[j];
+    }
+  } else if (rs) {
+    for (int64_t j = 0; j < n; ++j) {
+      float v = hs[j] - rs[j];
+      ws[j] = total[j] != 0 ? v : ws[j];
+    }
+  } else {
+    for (int64_t j = 0; j < n; ++j) {
+      float v = hs[j] - 0.0f;
+      ws[j] = total[j] != 0 ? v : ws[j];
+    }
   }
 }
 
@@ -434,12 +518,17 @@ static void pulse_segment(const pulse_job_t *jb, const row_buf_t *rb, int64_t i,
     ps.dev = jb->dev;
     jb->ops->pulse_seg(&ps);
   }
+  if (jb->b0 == 0 && jb->last_chunk) {
+    finish_single_chunk(jb, rb, i, j0, j1, kernel);
+    return;
+  }
   for (int64_t j = j0; j < j1; ++j) {
     if (rb->total[j] == 0) {
-      if (jb->b0 == 0) /* nothing carried, nothing pulsed: only the position */
+      if (jb->b0 == 0) { /* nothing carried, nothing pulsed: only the position */
         jb->s->next[i * jb->cols + j] = 0u;
-      else
+      } else {
         finish_weight(jb, rb, i, j);
+      }
       continue;
     }
     int32_t off = rb->off[j];
@@ -453,6 +542,36 @@ static void pulse_segment(const pulse_job_t *jb, const row_buf_t *rb, int64_t i,
   }
 }
 
+/* The normal blocks of row i's weights from *j on, in a first chunk (every
+ * weight's normals start at position 0: blocks 0 .. (total - 1) / 4), until
+ * the buffer is full; *j ends at the first weight left out. Written without
+ * branches on whether a weight was pulsed (a coin flip at small batches):
+ * the first two blocks are always stored, the list's length decides. */
+static int64_t first_chunk_blocks(const pulse_job_t *jb, int64_t i, row_buf_t *rb, int64_t *jp) {
+  int64_t cols = jb->cols, n_blocks = 0, j = *jp;
+  for (; j < cols; ++j) {
+    uint32_t total = rb->total[j];
+    uint32_t mask = 0u - (uint32_t)(total != 0u); /* all ones when pulsed */
+    int64_t need = (int64_t)((((total - 1u) >> 2) + 1u) & mask);
+    if (need > NORMAL_BLOCKS_CAP) { /* more than the buffer: its own stream */
+      rb->off[j] = -2;
+      rb->zpos[j] = -1;
+      rb->streamed = 1;
+      continue;
+    }
+    if (n_blocks + need > NORMAL_BLOCKS_CAP) break;
+    rb->off[j] = (int32_t)(((uint32_t)n_blocks & mask) | ~mask); /* -1 when not pulsed */
+    rb->zpos[j] = (int32_t)(((uint32_t)(4 * n_blocks) & mask) | ~mask);
+    uint64_t base = (uint64_t)(i * cols + j) << 32;
+    rb->blocks[n_blocks] = base; /* room for two past the cap */
+    rb->blocks[n_blocks + 1] = base + 1u;
+    for (int64_t b = 2; b < need; ++b) rb->blocks[n_blocks + b] = base + (uint64_t)b;
+    n_blocks += need;
+  }
+  *jp = j;
+  return n_blocks;
+}
+
 /* Row i: pulse counts of the chunk, then segments of weights whose normals
  * fit the buffer, each drawn with one vector call and pulsed. A weight
  * needing more than the whole buffer takes its own stream. */
@@ -463,6 +582,13 @@ static void pulse_row(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t 
   int64_t j = 0;
   while (j < cols) {
     int64_t j0 = j, n_blocks = 0;
+    rb->streamed = 0;
+    if (jb->b0 == 0 && jb->noisy) {
+      n_blocks = first_chunk_blocks(jb, i, rb, &j);
+      if (n_blocks > 0) jb->ops->normal4_blocks(jb->key, jb->sub, rb->blocks, n_blocks, rb->z);
+      pulse_segment(jb, rb, i, j0, j);
+      continue;
+    }
     for (; j < cols; ++j) {
       uint32_t total = rb->total[j];
       if (total == 0) {
@@ -476,12 +602,13 @@ static void pulse_row(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t 
         continue;
       }
       int64_t widx = i * cols + j;
-      uint32_t next = jb->b0 == 0 ? 0u : jb->s->next[widx] & ~PULSED_BIT;
+      uint32_t next = jb->s->next[widx] & ~PULSED_BIT;
       uint64_t first = next >> 2, last = (next + total - 1u) >> 2;
       int64_t need = (int64_t)(last - first + 1u);
       if (need > NORMAL_BLOCKS_CAP) {
         rb->off[j] = -2;
         rb->zpos[j] = -1;
+        rb->streamed = 1;
         continue;
       }
       if (n_blocks + need > NORMAL_BLOCKS_CAP) break;
@@ -503,17 +630,24 @@ static void free_row_buf(row_buf_t *rb) {
   free(rb->total);
   free(rb->cnt);
   free(rb->nwc);
+  free(rb->wn);
+  free(rb->wn1);
+  free(rb->wn2);
 }
 
 static int alloc_row_buf(row_buf_t *rb, int64_t cols, int64_t chunk) {
-  rb->blocks = malloc(NORMAL_BLOCKS_CAP * sizeof *rb->blocks);
+  rb->blocks = malloc((NORMAL_BLOCKS_CAP + 2) * sizeof *rb->blocks);
   rb->z = malloc(4 * NORMAL_BLOCKS_CAP * sizeof *rb->z);
   rb->off = malloc((size_t)cols * sizeof *rb->off);
   rb->zpos = malloc((size_t)cols * sizeof *rb->zpos);
   rb->total = malloc((size_t)cols * sizeof *rb->total);
   rb->cnt = malloc((size_t)cols * (size_t)chunk * sizeof *rb->cnt);
   rb->nwc = malloc((size_t)chunk * sizeof *rb->nwc);
-  return rb->blocks && rb->z && rb->off && rb->zpos && rb->total && rb->cnt && rb->nwc;
+  rb->wn = malloc((size_t)cols * sizeof *rb->wn);
+  rb->wn1 = malloc((size_t)cols * sizeof *rb->wn1);
+  rb->wn2 = malloc((size_t)cols * sizeof *rb->wn2);
+  return rb->blocks && rb->z && rb->off && rb->zpos && rb->total && rb->cnt && rb->nwc && rb->wn &&
+         rb->wn1 && rb->wn2;
 }
 
 /* Applies the coincidences of one chunk to every weight of tile t. */
@@ -546,9 +680,19 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
   uint64_t up_total = 0, down_total = 0;
 #pragma omp parallel if (inner) num_threads(nt) reduction(+ : up_total, down_total)
   {
-    row_buf_t rb;
-    /* without the buffers (out of memory) every weight streams as before */
-    int buffered = alloc_row_buf(&rb, cols, nb);
+    /* without the buffers (out of memory) every weight streams as before;
+     * a thread that updates whole tiles keeps its buffers from tile to tile */
+    row_buf_t own, *rbp = &own;
+    int buffered;
+    if (!inner) {
+      if (!s->rb_ready && !(s->rb_ready = alloc_row_buf(&s->rb, cols, pl->chunk)))
+        free_row_buf(&s->rb);
+      rbp = &s->rb;
+      buffered = s->rb_ready;
+    } else {
+      buffered = alloc_row_buf(&own, cols, nb);
+    }
+    row_buf_t rb = *rbp;
 #pragma omp for schedule(dynamic, 4)
     for (int64_t i = 0; i < rows; ++i) {
       if (buffered) {
@@ -557,7 +701,7 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
         for (int64_t j = 0; j < cols; ++j) pulse_weight(&jb, i, j, &up_total, &down_total);
       }
     }
-    free_row_buf(&rb);
+    if (inner) free_row_buf(&rb);
   }
   stats[t].pulses_up += up_total;
   stats[t].pulses_down += down_total;
