@@ -57,6 +57,7 @@ typedef struct scratch {
 typedef struct plan {
   int64_t chunk;       /* samples per chunk */
   int32_t nw;          /* words per train */
+  int skip_empty;      /* skip_empty_rows() */
 } plan_t;
 
 /* The update parameters of tile t for this call: the selected descriptor,
@@ -93,6 +94,14 @@ static size_t train_budget(void) {
   return v > 0 ? (size_t)v : TRAIN_BUDGET_BYTES;
 }
 
+/* Whether rows without pulses are skipped: always, unless
+ * AIMC_CPU_UPDATE_DENSE=1 (the tests compare the skipping walk with the
+ * dense one, which counts and walks every row, bit for bit). */
+static int skip_empty_rows(void) {
+  const char *env = getenv("AIMC_CPU_UPDATE_DENSE");
+  return !(env && env[0] == '1');
+}
+
 static plan_t make_plan(const aimc_state_t *st, const aimc_update_args_t *a) {
   plan_t p;
   p.nw = AIMC_TRAIN_WORDS(max_bl(st, a));
@@ -100,6 +109,7 @@ static plan_t make_plan(const aimc_state_t *st, const aimc_update_args_t *a) {
                       (size_t)st->cols * ((size_t)p.nw * 4u + 1u); /* the sample-major copies */
   int64_t c = (int64_t)(train_budget() / per_sample);
   p.chunk = c < 1 ? 1 : (c > a->batch ? a->batch : c);
+  p.skip_empty = skip_empty_rows();
   return p;
 }
 
@@ -276,6 +286,7 @@ typedef struct pulse_job {
   uint64_t key, sub;
   int64_t t, b0, nb, cols, per_tile;
   int stochastic, noisy, last_chunk, array;
+  int skip_empty; /* rows without pulses skipped (row_trains); 0: every row walked */
   uint64_t write_call;
   const aimc_tile_params_t *tp;
 } pulse_job_t;
@@ -367,11 +378,7 @@ static void row_counts(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t
   size_t chunk = (size_t)jb->pl->chunk;
   size_t dl = (size_t)(jb->cols + i) * chunk;
   int64_t cols = jb->cols;
-  if (jb->stochastic) {
-    for (int64_t c = 0; c < jb->nb; ++c) {
-      int32_t bl = s->blab[jb->b0 + c].bl;
-      rb->nwc[c] = bl == 0 ? 0 : AIMC_TRAIN_WORDS(bl);
-    }
+  if (jb->stochastic) { /* rb->nwc from row_trains */
     int64_t nw = jb->pl->nw;
     jb->ops->coincidences(s->words_x, nw, cols * nw, s->words + dl * (size_t)nw, nw, rb->nwc,
                           jb->nb, cols, cols, rb->cnt);
@@ -383,6 +390,8 @@ static void row_counts(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t
   for (int64_t j = 0; j < cols; ++j) rb->total[j] = 0;
   uint64_t all = 0, up = 0;
   for (int64_t c = 0; c < jb->nb; ++c) {
+    /* a sample without a d train has a row of zeros: nothing to count */
+    if (jb->stochastic && rb->nwc[c] == 0) continue;
     int32_t *row = rb->cnt + c * cols;
     const uint8_t *nx = s->neg_x + (size_t)c * (size_t)cols;
     int32_t flip = s->neg[dl + (size_t)c] ? -1 : 0; /* all ones when d < 0 */
@@ -572,11 +581,63 @@ static int64_t first_chunk_blocks(const pulse_job_t *jb, int64_t i, row_buf_t *r
   return n_blocks;
 }
 
+/* The train words of row i's d line in each sample of the chunk (rb->nwc,
+ * 0 where the sample has no train or an empty one: its coincidences are all
+ * zero) and whether any sample of the chunk has a pulse on that line. In a
+ * sparse update (small errors, BL slots mostly empty) most rows have none,
+ * and a row without pulses needs no counting, no normals and no walk. The
+ * deterministic pulse types count every row. */
+static int row_trains(const pulse_job_t *jb, int64_t i, row_buf_t *rb) {
+  if (!jb->stochastic) return 1;
+  if (!jb->skip_empty) { /* the dense walk: every sample with a train counted */
+    for (int64_t c = 0; c < jb->nb; ++c) {
+      int32_t bl = jb->s->blab[jb->b0 + c].bl;
+      rb->nwc[c] = bl == 0 ? 0 : AIMC_TRAIN_WORDS(bl);
+    }
+    return 1;
+  }
+  const scratch_t *s = jb->s;
+  size_t chunk = (size_t)jb->pl->chunk, nw = (size_t)jb->pl->nw;
+  const uint32_t *dw = s->words + (size_t)(jb->cols + i) * chunk * nw;
+  int live = 0;
+  for (int64_t c = 0; c < jb->nb; ++c) {
+    int32_t bl = s->blab[jb->b0 + c].bl, n = bl == 0 ? 0 : AIMC_TRAIN_WORDS(bl);
+    uint32_t any = 0u;
+    for (int32_t k = 0; k < n; ++k) any |= dw[(size_t)c * nw + (size_t)k];
+    rb->nwc[c] = any != 0u ? n : 0;
+    live |= any != 0u;
+  }
+  return live;
+}
+
+/* Row i when no weight of it has a pulse in this chunk: exactly what the
+ * row loop leaves for unpulsed weights. A single chunk changes nothing (h,
+ * the visible weights and their write noise stay); a first chunk of
+ * several zeroes the carried positions; a later chunk keeps them and, in
+ * the last one, refreshes the visible weight of a device pulsed in an
+ * earlier chunk (finish_weight). */
+static void skip_row(const pulse_job_t *jb, int64_t i, row_buf_t *rb) {
+  int64_t cols = jb->cols;
+  if (jb->b0 == 0) {
+    if (!jb->last_chunk) memset(jb->s->next + i * cols, 0, (size_t)cols * sizeof *jb->s->next);
+    return;
+  }
+  if (!jb->last_chunk) return;
+  for (int64_t j = 0; j < cols; ++j) {
+    rb->total[j] = 0;
+    finish_weight(jb, rb, i, j);
+  }
+}
+
 /* Row i: pulse counts of the chunk, then segments of weights whose normals
  * fit the buffer, each drawn with one vector call and pulsed. A weight
  * needing more than the whole buffer takes its own stream. */
 static void pulse_row(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t *up_total,
                       uint64_t *down_total) {
+  if (!row_trains(jb, i, rb)) {
+    skip_row(jb, i, rb);
+    return;
+  }
   row_counts(jb, i, rb, up_total, down_total);
   int64_t cols = jb->cols;
   int64_t j = 0;
@@ -673,6 +734,7 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
   jb.stochastic = u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED;
   jb.noisy = aimc_device_needs_noise(jb.dev);
   jb.last_chunk = last_chunk;
+  jb.skip_empty = pl->skip_empty;
   jb.array = a->array;
   jb.write_call = a->write_call;
   jb.tp = tp;
