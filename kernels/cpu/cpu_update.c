@@ -34,8 +34,10 @@ typedef struct row_buf {
   int32_t *off;     /* [cols] first block of weight j in the buffer; -1 none, -2 stream */
   int32_t *zpos;    /* [cols] index of weight j's first normal in z; -1 skip */
   uint32_t *total;  /* [cols] pulses of weight j in this chunk */
-  int32_t *cnt;     /* [chunk][cols] signed pulse counts, > 0 up */
+  int32_t *cnt;     /* [nl][cols] signed pulse counts of the counted samples, > 0 up */
   int32_t *nwc;     /* [chunk] train words of each sample (0: no train) */
+  int32_t *live_c;  /* [chunk] the counted samples of the row, in order */
+  int64_t nl;       /* how many */
   float *wn, *wn1;  /* [cols] write-noise normals of a row segment (and their unused twins) */
   uint32_t *wn2;    /* [cols] the unused third words of their blocks */
   int streamed;     /* whether a weight of the segment takes its own stream (off -2) */
@@ -378,21 +380,26 @@ static void row_counts(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t
   size_t chunk = (size_t)jb->pl->chunk;
   size_t dl = (size_t)(jb->cols + i) * chunk;
   int64_t cols = jb->cols;
-  if (jb->stochastic) { /* rb->nwc from row_trains */
-    int64_t nw = jb->pl->nw;
-    jb->ops->coincidences(s->words_x, nw, cols * nw, s->words + dl * (size_t)nw, nw, rb->nwc,
-                          jb->nb, cols, cols, rb->cnt);
+  if (jb->stochastic) { /* rb->nwc, live_c from row_trains */
+    size_t nw = (size_t)jb->pl->nw;
+    for (int64_t k = 0; k < rb->nl; ++k) {
+      size_t c = (size_t)rb->live_c[k];
+      jb->ops->coincidences(s->words_x + c * (size_t)cols * nw, (int64_t)nw, 0,
+                            s->words + (dl + c) * nw, 0, rb->nwc + c, 1, cols, cols,
+                            rb->cnt + k * cols);
+    }
   } else {
-    for (int64_t c = 0; c < jb->nb; ++c)
+    for (int64_t k = 0; k < rb->nl; ++k)
       for (int64_t j = 0; j < cols; ++j)
-        rb->cnt[c * cols + j] = pulse_count(jb, (size_t)j * chunk, dl, c);
+        rb->cnt[k * cols + j] = pulse_count(jb, (size_t)j * chunk, dl, rb->live_c[k]);
   }
   for (int64_t j = 0; j < cols; ++j) rb->total[j] = 0;
   uint64_t all = 0, up = 0;
-  for (int64_t c = 0; c < jb->nb; ++c) {
+  for (int64_t k = 0; k < rb->nl; ++k) {
+    int64_t c = rb->live_c[k];
     /* a sample without a d train has a row of zeros: nothing to count */
     if (jb->stochastic && rb->nwc[c] == 0) continue;
-    int32_t *row = rb->cnt + c * cols;
+    int32_t *row = rb->cnt + k * cols;
     const uint8_t *nx = s->neg_x + (size_t)c * (size_t)cols;
     int32_t flip = s->neg[dl + (size_t)c] ? -1 : 0; /* all ones when d < 0 */
     uint32_t row_all = 0, row_down = 0;
@@ -425,7 +432,7 @@ static float pulse_counts_scalar(const pulse_job_t *jb, const row_buf_t *rb, int
   if (!z && jb->noisy) aimc_normal_stream_seek(&ns, next);
   float h = jb->arr->h[k];
   uint32_t q = 0;
-  for (int64_t c = 0; c < jb->nb; ++c) {
+  for (int64_t c = 0; c < rb->nl; ++c) {
     int32_t n = rb->cnt[c * jb->cols + j];
     if (n == 0) continue;
     int up = n > 0;
@@ -509,7 +516,7 @@ static void pulse_segment(const pulse_job_t *jb, const row_buf_t *rb, int64_t i,
     float *const *pl = jb->arr->plane;
     aimc_pulse_seg_t ps;
     ps.n = j1 - j0;
-    ps.nb = jb->nb;
+    ps.nb = rb->nl;
     ps.stride = jb->cols;
     ps.cnt = rb->cnt + j0;
     ps.h = jb->arr->h + k0 + j0;
@@ -583,16 +590,19 @@ static int64_t first_chunk_blocks(const pulse_job_t *jb, int64_t i, row_buf_t *r
 
 /* The train words of row i's d line in each sample of the chunk (rb->nwc,
  * 0 where the sample has no train or an empty one: its coincidences are all
- * zero) and whether any sample of the chunk has a pulse on that line. In a
- * sparse update (small errors, BL slots mostly empty) most rows have none,
- * and a row without pulses needs no counting, no normals and no walk. The
- * deterministic pulse types count every row. */
+ * zero), the samples left to count (rb->live_c: those with a pulse on the
+ * line; the walk skips zero counts, so dropping the others changes
+ * nothing) and whether there is any. In a sparse update (small errors, BL
+ * slots mostly empty) most rows have none, and a row without pulses needs
+ * no counting, no normals and no walk. The deterministic pulse types count
+ * every row and sample. */
 static int row_trains(const pulse_job_t *jb, int64_t i, row_buf_t *rb) {
-  if (!jb->stochastic) return 1;
-  if (!jb->skip_empty) { /* the dense walk: every sample with a train counted */
+  rb->nl = 0;
+  if (!jb->stochastic || !jb->skip_empty) { /* the dense walk: every sample counted */
     for (int64_t c = 0; c < jb->nb; ++c) {
       int32_t bl = jb->s->blab[jb->b0 + c].bl;
       rb->nwc[c] = bl == 0 ? 0 : AIMC_TRAIN_WORDS(bl);
+      rb->live_c[rb->nl++] = (int32_t)c;
     }
     return 1;
   }
@@ -606,6 +616,7 @@ static int row_trains(const pulse_job_t *jb, int64_t i, row_buf_t *rb) {
     for (int32_t k = 0; k < n; ++k) any |= dw[(size_t)c * nw + (size_t)k];
     rb->nwc[c] = any != 0u ? n : 0;
     live |= any != 0u;
+    if (any != 0u) rb->live_c[rb->nl++] = (int32_t)c;
   }
   return live;
 }
@@ -691,6 +702,7 @@ static void free_row_buf(row_buf_t *rb) {
   free(rb->total);
   free(rb->cnt);
   free(rb->nwc);
+  free(rb->live_c);
   free(rb->wn);
   free(rb->wn1);
   free(rb->wn2);
@@ -704,10 +716,11 @@ static int alloc_row_buf(row_buf_t *rb, int64_t cols, int64_t chunk) {
   rb->total = malloc((size_t)cols * sizeof *rb->total);
   rb->cnt = malloc((size_t)cols * (size_t)chunk * sizeof *rb->cnt);
   rb->nwc = malloc((size_t)chunk * sizeof *rb->nwc);
+  rb->live_c = malloc((size_t)chunk * sizeof *rb->live_c);
   rb->wn = malloc((size_t)cols * sizeof *rb->wn);
   rb->wn1 = malloc((size_t)cols * sizeof *rb->wn1);
   rb->wn2 = malloc((size_t)cols * sizeof *rb->wn2);
-  return rb->blocks && rb->z && rb->off && rb->zpos && rb->total && rb->cnt && rb->nwc && rb->wn &&
+  return rb->blocks && rb->z && rb->off && rb->zpos && rb->total && rb->cnt && rb->nwc && rb->live_c && rb->wn &&
          rb->wn1 && rb->wn2;
 }
 
