@@ -38,6 +38,8 @@ typedef struct row_buf {
   int32_t *nwc;     /* [chunk] train words of each sample (0: no train) */
   int32_t *live_c;  /* [chunk] the counted samples of the row, in order */
   int64_t nl;       /* how many */
+  int32_t *pj;      /* [cols] the pulsed weights of the row, in order (first chunks) */
+  int64_t npj;      /* how many */
   float *wn, *wn1;  /* [cols] write-noise normals of a row segment (and their unused twins) */
   uint32_t *wn2;    /* [cols] the unused third words of their blocks */
   int streamed;     /* whether a weight of the segment takes its own stream (off -2) */
@@ -558,17 +560,31 @@ static void pulse_segment(const pulse_job_t *jb, const row_buf_t *rb, int64_t i,
   }
 }
 
-/* The normal blocks of row i's weights from *j on, in a first chunk (every
- * weight's normals start at position 0: blocks 0 .. (total - 1) / 4), until
- * the buffer is full; *j ends at the first weight left out. Written without
- * branches on whether a weight was pulsed (a coin flip at small batches):
- * the first two blocks are always stored, the list's length decides. */
-static int64_t first_chunk_blocks(const pulse_job_t *jb, int64_t i, row_buf_t *rb, int64_t *jp) {
-  int64_t cols = jb->cols, n_blocks = 0, j = *jp;
-  for (; j < cols; ++j) {
+/* The pulsed weights of row i in order (rb->pj, rb->npj): the row loops of a
+ * first chunk visit only these (most of a row is unpulsed in a sparse
+ * update). Written without a branch on whether a weight was pulsed (a coin
+ * flip at small batches). */
+static void pulsed_list(const pulse_job_t *jb, row_buf_t *rb) {
+  int64_t n = 0;
+  for (int64_t j = 0; j < jb->cols; ++j) {
+    rb->pj[n] = (int32_t)j;
+    n += rb->total[j] != 0u;
+  }
+  rb->npj = n;
+}
+
+/* The normal blocks of row i's pulsed weights from list entry *pp on, in a
+ * first chunk (every weight's normals start at position 0: blocks 0 ..
+ * (total - 1) / 4), until the buffer is full; *pp ends at the first weight
+ * left out and *jp at its column (cols when none). Unpulsed weights keep
+ * off = zpos = -1 (set for the whole row by the caller). */
+static int64_t first_chunk_blocks(const pulse_job_t *jb, int64_t i, row_buf_t *rb, int64_t *pp,
+                                  int64_t *jp) {
+  int64_t cols = jb->cols, n_blocks = 0, p = *pp;
+  for (; p < rb->npj; ++p) {
+    int64_t j = rb->pj[p];
     uint32_t total = rb->total[j];
-    uint32_t mask = 0u - (uint32_t)(total != 0u); /* all ones when pulsed */
-    int64_t need = (int64_t)((((total - 1u) >> 2) + 1u) & mask);
+    int64_t need = (int64_t)(((total - 1u) >> 2) + 1u);
     if (need > NORMAL_BLOCKS_CAP) { /* more than the buffer: its own stream */
       rb->off[j] = -2;
       rb->zpos[j] = -1;
@@ -576,15 +592,16 @@ static int64_t first_chunk_blocks(const pulse_job_t *jb, int64_t i, row_buf_t *r
       continue;
     }
     if (n_blocks + need > NORMAL_BLOCKS_CAP) break;
-    rb->off[j] = (int32_t)(((uint32_t)n_blocks & mask) | ~mask); /* -1 when not pulsed */
-    rb->zpos[j] = (int32_t)(((uint32_t)(4 * n_blocks) & mask) | ~mask);
+    rb->off[j] = (int32_t)n_blocks;
+    rb->zpos[j] = (int32_t)(4 * n_blocks);
     uint64_t base = (uint64_t)(i * cols + j) << 32;
-    rb->blocks[n_blocks] = base; /* room for two past the cap */
+    rb->blocks[n_blocks] = base; /* room for two past the cap: no branch on need <= 2 */
     rb->blocks[n_blocks + 1] = base + 1u;
     for (int64_t b = 2; b < need; ++b) rb->blocks[n_blocks + b] = base + (uint64_t)b;
     n_blocks += need;
   }
-  *jp = j;
+  *pp = p;
+  *jp = p < rb->npj ? rb->pj[p] : cols;
   return n_blocks;
 }
 
@@ -651,12 +668,17 @@ static void pulse_row(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t 
   }
   row_counts(jb, i, rb, up_total, down_total);
   int64_t cols = jb->cols;
-  int64_t j = 0;
+  int64_t j = 0, p = 0;
+  if (jb->b0 == 0 && jb->noisy) {
+    pulsed_list(jb, rb);
+    memset(rb->off, 0xff, (size_t)cols * sizeof *rb->off); /* -1: not pulsed */
+    memset(rb->zpos, 0xff, (size_t)cols * sizeof *rb->zpos);
+  }
   while (j < cols) {
     int64_t j0 = j, n_blocks = 0;
     rb->streamed = 0;
     if (jb->b0 == 0 && jb->noisy) {
-      n_blocks = first_chunk_blocks(jb, i, rb, &j);
+      n_blocks = first_chunk_blocks(jb, i, rb, &p, &j);
       if (n_blocks > 0) jb->ops->normal4_blocks(jb->key, jb->sub, rb->blocks, n_blocks, rb->z);
       pulse_segment(jb, rb, i, j0, j);
       continue;
@@ -703,6 +725,7 @@ static void free_row_buf(row_buf_t *rb) {
   free(rb->cnt);
   free(rb->nwc);
   free(rb->live_c);
+  free(rb->pj);
   free(rb->wn);
   free(rb->wn1);
   free(rb->wn2);
@@ -717,10 +740,11 @@ static int alloc_row_buf(row_buf_t *rb, int64_t cols, int64_t chunk) {
   rb->cnt = malloc((size_t)cols * (size_t)chunk * sizeof *rb->cnt);
   rb->nwc = malloc((size_t)chunk * sizeof *rb->nwc);
   rb->live_c = malloc((size_t)chunk * sizeof *rb->live_c);
+  rb->pj = malloc((size_t)cols * sizeof *rb->pj);
   rb->wn = malloc((size_t)cols * sizeof *rb->wn);
   rb->wn1 = malloc((size_t)cols * sizeof *rb->wn1);
   rb->wn2 = malloc((size_t)cols * sizeof *rb->wn2);
-  return rb->blocks && rb->z && rb->off && rb->zpos && rb->total && rb->cnt && rb->nwc && rb->live_c && rb->wn &&
+  return rb->blocks && rb->z && rb->off && rb->zpos && rb->total && rb->cnt && rb->nwc && rb->live_c && rb->pj && rb->wn &&
          rb->wn1 && rb->wn2;
 }
 
