@@ -213,6 +213,14 @@ static void update_exact(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
 
 #define TRAIN_LINES 64 /* lines of one sample per vector train call */
 
+/* Whether any of the m probabilities p[0], p[stride], ... is > 0 (a train
+ * can have a pulse). */
+static int any_positive(const float *p, size_t stride, int64_t m) {
+  int any = 0;
+  for (int64_t k = 0; k < m; ++k) any |= p[(size_t)k * stride] > 0.0f;
+  return any;
+}
+
 /* The pulse trains of one chunk from the lines' probabilities, TRAIN_LINES
  * lines of one kind (x or d) and sample per vector call; the x trains also
  * sample-major (words_x) for the row loops. A work-shared loop of the
@@ -235,8 +243,13 @@ static void make_trains(const aimc_state_t *st, const aimc_update_args_t *a, int
     int64_t m = n - first < TRAIN_LINES ? n - first : TRAIN_LINES;
     size_t l = (size_t)(is_x ? first : cols + first); /* line index of the first line */
     size_t slot = l * chunk + (size_t)c;
-    ops->make_trains(tp->key, is_x ? rs.x : rs.d, (uint64_t)(b * n + first), s->level + slot,
-                     (int64_t)chunk, m, bl, s->words + slot * nw, (int64_t)(chunk * nw));
+    if (any_positive(s->level + slot, chunk, m))
+      ops->make_trains(tp->key, is_x ? rs.x : rs.d, (uint64_t)(b * n + first), s->level + slot,
+                       (int64_t)chunk, m, bl, s->words + slot * nw, (int64_t)(chunk * nw));
+    else /* aimc_make_train of p <= 0 is empty: zero inputs, small errors */
+      for (int64_t k = 0; k < m; ++k)
+        memset(s->words + (slot + (size_t)k * chunk) * nw, 0,
+               (size_t)AIMC_TRAIN_WORDS(bl) * sizeof *s->words);
     if (is_x)
       for (int64_t k = 0; k < m; ++k)
         memcpy(s->words_x + ((size_t)c * (size_t)cols + (size_t)(first + k)) * nw,
