@@ -29,8 +29,8 @@
 
 /* Per-thread buffers of the row loop. */
 typedef struct row_buf {
-  uint64_t *blocks; /* [NORMAL_BLOCKS_CAP + 2] */
-  float *z;         /* [4 * NORMAL_BLOCKS_CAP] */
+  uint64_t *blocks; /* [cap + 2] */
+  float *z;         /* [4 * cap] */
   int32_t *off;     /* [cols] first block of weight j in the buffer; -1 none, -2 stream */
   int32_t *zpos;    /* [cols] index of weight j's first normal in z; -1 skip */
   uint32_t *total;  /* [cols] pulses of weight j in this chunk */
@@ -43,6 +43,7 @@ typedef struct row_buf {
   float *wn, *wn1;  /* [cols] write-noise normals of a row segment (and their unused twins) */
   uint32_t *wn2;    /* [cols] the unused third words of their blocks */
   int streamed;     /* whether a weight of the segment takes its own stream (off -2) */
+  int64_t cap;      /* normal blocks the buffer holds: at most NORMAL_BLOCKS_CAP */
 } row_buf_t;
 
 typedef struct scratch {
@@ -598,13 +599,13 @@ static int64_t first_chunk_blocks(const pulse_job_t *jb, int64_t i, row_buf_t *r
     int64_t j = rb->pj[p];
     uint32_t total = rb->total[j];
     int64_t need = (int64_t)(((total - 1u) >> 2) + 1u);
-    if (need > NORMAL_BLOCKS_CAP) { /* more than the buffer: its own stream */
+    if (need > rb->cap) { /* more than the buffer: its own stream */
       rb->off[j] = -2;
       rb->zpos[j] = -1;
       rb->streamed = 1;
       continue;
     }
-    if (n_blocks + need > NORMAL_BLOCKS_CAP) break;
+    if (n_blocks + need > rb->cap) break;
     rb->off[j] = (int32_t)n_blocks;
     rb->zpos[j] = (int32_t)(4 * n_blocks);
     uint64_t base = (uint64_t)(i * cols + j) << 32;
@@ -712,13 +713,13 @@ static void pulse_row(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t 
       uint32_t next = jb->s->next[widx] & ~PULSED_BIT;
       uint64_t first = next >> 2, last = (next + total - 1u) >> 2;
       int64_t need = (int64_t)(last - first + 1u);
-      if (need > NORMAL_BLOCKS_CAP) {
+      if (need > rb->cap) {
         rb->off[j] = -2;
         rb->zpos[j] = -1;
         rb->streamed = 1;
         continue;
       }
-      if (n_blocks + need > NORMAL_BLOCKS_CAP) break;
+      if (n_blocks + need > rb->cap) break;
       rb->off[j] = (int32_t)n_blocks;
       rb->zpos[j] = (int32_t)(4 * n_blocks + (next & 3u));
       for (uint64_t b = first; b <= last; ++b)
@@ -744,9 +745,22 @@ static void free_row_buf(row_buf_t *rb) {
   free(rb->wn2);
 }
 
-static int alloc_row_buf(row_buf_t *rb, int64_t cols, int64_t chunk) {
-  rb->blocks = malloc((NORMAL_BLOCKS_CAP + 2) * sizeof *rb->blocks);
-  rb->z = malloc(4 * NORMAL_BLOCKS_CAP * sizeof *rb->z);
+/* Normal blocks one row of a chunk can need: a weight's pulses in a chunk of
+ * `chunk` samples with trains of nw words number at most 32 nw per sample,
+ * which start anywhere in a block (one block more) and may cross into one
+ * more. Small tiles get small buffers: an update of a 10 x 10 tile should
+ * not allocate (and, under a sanitizer, map and fill) 192 KiB per call.
+ * Any capacity gives the same bits (a segment ends where the buffer is
+ * full; only a weight needing more than the whole buffer streams alone). */
+static int64_t row_blocks_cap(int64_t cols, int64_t chunk, int32_t nw) {
+  int64_t per_weight = chunk * (int64_t)nw * 8 + 2;
+  return cols > NORMAL_BLOCKS_CAP / per_weight ? NORMAL_BLOCKS_CAP : cols * per_weight;
+}
+
+static int alloc_row_buf(row_buf_t *rb, int64_t cols, int64_t chunk, int32_t nw) {
+  rb->cap = row_blocks_cap(cols, chunk, nw);
+  rb->blocks = malloc((size_t)(rb->cap + 2) * sizeof *rb->blocks);
+  rb->z = malloc((size_t)(4 * rb->cap) * sizeof *rb->z);
   rb->off = malloc((size_t)cols * sizeof *rb->off);
   rb->zpos = malloc((size_t)cols * sizeof *rb->zpos);
   rb->total = malloc((size_t)cols * sizeof *rb->total);
@@ -797,12 +811,12 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
     row_buf_t own, *rbp = &own;
     int buffered;
     if (!inner) {
-      if (!s->rb_ready && !(s->rb_ready = alloc_row_buf(&s->rb, cols, pl->chunk)))
+      if (!s->rb_ready && !(s->rb_ready = alloc_row_buf(&s->rb, cols, pl->chunk, pl->nw)))
         free_row_buf(&s->rb);
       rbp = &s->rb;
       buffered = s->rb_ready;
     } else {
-      buffered = alloc_row_buf(&own, cols, nb);
+      buffered = alloc_row_buf(&own, cols, nb, pl->nw);
     }
     row_buf_t rb = *rbp;
 #pragma omp for schedule(dynamic, 4)
