@@ -86,6 +86,18 @@ static inline void sincos16(__m512 u, __m512 *s_out, __m512 *c_out) {
   *c_out = _mm512_mask_xor_ps(C, neg_c, C, sign);
 }
 
+/* Philox counters of 16 blocks (b_lo: blocks 0-7, b_hi: 8-15, 64-bit
+ * indices) of one subsequence: their low and high words, in block order. */
+static inline void block_counters16(__m512i b_lo, __m512i b_hi, __m512i sub_lo, __m512i sub_hi,
+                                    __m512i c[4]) {
+  c[0] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(b_lo)),
+                            _mm512_cvtepi64_epi32(b_hi), 1);
+  c[1] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srli_epi64(b_lo, 32))),
+                            _mm512_cvtepi64_epi32(_mm512_srli_epi64(b_hi, 32)), 1);
+  c[2] = sub_lo;
+  c[3] = sub_hi;
+}
+
 static inline void normal2_16(__m512i w0, __m512i w1, __m512 *z0, __m512 *z1) {
   const __m512 ulp24 = _mm512_set1_ps(5.9604644775390625e-8f);
   __m512 u0 = _mm512_mul_ps(
@@ -109,13 +121,8 @@ static void normal4_blocks_avx512(uint64_t key, uint64_t subsequence, const uint
     __mmask8 m_hi = (__mmask8)(m <= 8 ? 0 : (1u << (m - 8)) - 1u);
     __m512i b_lo = _mm512_maskz_loadu_epi64(m_lo, blocks + kb);
     __m512i b_hi = _mm512_maskz_loadu_epi64(m_hi, blocks + kb + 8);
-    /* the low and high words of the 16 blocks, in block order */
-    __m512i c[4] = {
-        _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(b_lo)),
-                           _mm512_cvtepi64_epi32(b_hi), 1),
-        _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srli_epi64(b_lo, 32))),
-                           _mm512_cvtepi64_epi32(_mm512_srli_epi64(b_hi, 32)), 1),
-        sub_lo, sub_hi};
+    __m512i c[4];
+    block_counters16(b_lo, b_hi, sub_lo, sub_hi, c);
     philox16(c, k0, k1);
     __m512 zv[4];
     normal2_16(c[0], c[1], &zv[0], &zv[1]);
@@ -351,12 +358,8 @@ static void io_normals_avx512(uint64_t key, uint64_t subsequence, uint64_t first
     __mmask16 lanes = (__mmask16)(m == 16 ? 0xffffu : (1u << m) - 1u);
     __m512i b0 = _mm512_set1_epi64((long long)(first + (uint64_t)kb));
     __m512i b_lo = _mm512_add_epi64(b0, lane_lo), b_hi = _mm512_add_epi64(b0, lane_hi);
-    __m512i c[4] = {
-        _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(b_lo)),
-                           _mm512_cvtepi64_epi32(b_hi), 1),
-        _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srli_epi64(b_lo, 32))),
-                           _mm512_cvtepi64_epi32(_mm512_srli_epi64(b_hi, 32)), 1),
-        sub_lo, sub_hi};
+    __m512i c[4];
+    block_counters16(b_lo, b_hi, sub_lo, sub_hi, c);
     philox16(c, k0, k1);
     __m512 a, b;
     normal2_16(c[0], c[1], &a, &b);

@@ -587,6 +587,14 @@ static void pulsed_list(const pulse_job_t *jb, row_buf_t *rb) {
   rb->npj = n;
 }
 
+/* Weight j needs more normal blocks than the whole buffer: it draws from
+ * its own stream while pulsed (off -2) instead of from the segment's. */
+static void stream_alone(row_buf_t *rb, int64_t j) {
+  rb->off[j] = -2;
+  rb->zpos[j] = -1;
+  rb->streamed = 1;
+}
+
 /* The normal blocks of row i's pulsed weights from list entry *pp on, in a
  * first chunk (every weight's normals start at position 0: blocks 0 ..
  * (total - 1) / 4), until the buffer is full; *pp ends at the first weight
@@ -600,9 +608,7 @@ static int64_t first_chunk_blocks(const pulse_job_t *jb, int64_t i, row_buf_t *r
     uint32_t total = rb->total[j];
     int64_t need = (int64_t)(((total - 1u) >> 2) + 1u);
     if (need > rb->cap) { /* more than the buffer: its own stream */
-      rb->off[j] = -2;
-      rb->zpos[j] = -1;
-      rb->streamed = 1;
+      stream_alone(rb, j);
       continue;
     }
     if (n_blocks + need > rb->cap) break;
@@ -714,9 +720,7 @@ static void pulse_row(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t 
       uint64_t first = next >> 2, last = (next + total - 1u) >> 2;
       int64_t need = (int64_t)(last - first + 1u);
       if (need > rb->cap) {
-        rb->off[j] = -2;
-        rb->zpos[j] = -1;
-        rb->streamed = 1;
+        stream_alone(rb, j);
         continue;
       }
       if (n_blocks + need > rb->cap) break;
