@@ -10,6 +10,7 @@
 #include "kernels/common/rng.h"
 #include "kernels/cpu/cpu_simd.h"
 #include "kernels/cpu/cpu_simd_pulse_x86.h"
+#define AIMC_READS_AVX512 1 /* the 512-bit sample-blocked reads of the header */
 #include "kernels/cpu/cpu_simd_reads_x86.h"
 
 static inline void mulhilo16(__m512i a, __m512i m, __m512i *lo, __m512i *hi) {

@@ -396,7 +396,10 @@ static int reads_io_outputs(const aimc_io_params_t *p, const float *y, const flo
   return hit;
 }
 
-#if defined(__AVX512F__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
+/* Only the AVX-512 file asks for these (AIMC_READS_AVX512): with -march=native
+ * the AVX2 file sees the AVX-512 macros too, and would carry them unused. */
+#if defined(AIMC_READS_AVX512) && defined(__AVX512F__) && defined(__AVX512VL__) && \
+    defined(__AVX512DQ__)
 /* ---- register blocking over samples (AVX-512: 32 registers) --------------
  * Forward: a 512-bit accumulator holds one row's 8 partial sums for two
  * samples (low half the first, high half the second); each weight chunk is
