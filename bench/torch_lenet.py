@@ -209,7 +209,8 @@ def parser():
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="change a preset field on both sides (aimc's field name = aihwkit's "
                         "attribute path for single-device presets), e.g. "
-                        "device.write_noise_std=0; repeatable")
+                        "device.write_noise_std=0 or mapping.weight_scaling_omega=0.6; "
+                        "repeatable")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     return p
 

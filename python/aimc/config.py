@@ -1,6 +1,7 @@
 """Tile configurations by name: every aimc_tile_config_t field through
-aimc_tile_config_set/get ("device.dw_min", "forward.out_noise", ...), and the
-library's device, IO and algorithm presets by name."""
+aimc_tile_config_set/get ("device.dw_min", "forward.out_noise", ...), the
+library's device, IO and algorithm presets by name, and the layer mapping
+("mapping.weight_scaling_omega", ...) that aimc.torch applies around the tiles."""
 import ctypes
 import re
 
@@ -52,6 +53,29 @@ def field_names():
         i += 1
 
 
+# The mapping of a layer's weights onto tiles: digital periphery that aimc.torch
+# applies around the tiles (aihwkit's MappingParameter fields of the same names),
+# not part of the C tile configuration. Defaults: aihwkit's.
+MAPPING_FIELDS = {"weight_scaling_omega": 0.0, "weight_scaling_columnwise": False,
+                  "weight_scaling_lr_compensation": False}
+
+
+def _mapping_value(name, value):
+    """value for mapping field `name`, checked; ValueError names field, value and range."""
+    if name not in MAPPING_FIELDS:
+        raise ValueError(f"mapping.{name}: unknown mapping field; known: "
+                         f"{', '.join('mapping.' + k for k in MAPPING_FIELDS)}")
+    if isinstance(MAPPING_FIELDS[name], bool):
+        if value not in (0, 1, True, False):
+            raise ValueError(f"mapping.{name} = {value!r}: give 0 or 1 (False or True)")
+        return bool(value)
+    value = float(value)
+    if not (0.0 <= value < float("inf")):
+        raise ValueError(f"mapping.{name} = {value!r} is out of range [0, inf) "
+                         "(0 turns weight scaling off)")
+    return value
+
+
 class TileConfig:
     """An aimc_tile_config_t. Built from presets, changed by field name:
 
@@ -63,6 +87,7 @@ class TileConfig:
 
     def __init__(self, algorithm=None, device=None, io=None, fields=None, **more):
         self._c = _lib.TileConfigBytes()
+        self.mapping = dict(MAPPING_FIELDS)
         _lib.lib.aimc_tile_config_default(ctypes.byref(self._c))
         if device is not None and algorithm is not None:  # aihwkit's preset of the pair
             _lib.check(_lib.lib.aimc_tile_config_preset(
@@ -87,12 +112,15 @@ class TileConfig:
     def from_c(cls, c):
         cfg = cls.__new__(cls)
         cfg._c = c
+        cfg.mapping = dict(MAPPING_FIELDS)
         return cfg
 
     def copy(self):
         c = _lib.TileConfigBytes()
         ctypes.memmove(ctypes.byref(c), ctypes.byref(self._c), ctypes.sizeof(c))
-        return TileConfig.from_c(c)
+        out = TileConfig.from_c(c)
+        out.mapping = dict(self.mapping)
+        return out
 
     def set_algorithm(self, algorithm):
         _lib.check(_lib.lib.aimc_tile_config_algorithm(
@@ -116,6 +144,10 @@ class TileConfig:
         return self
 
     def __setitem__(self, field, value):
+        if field.startswith("mapping."):  # the layer's periphery, kept on the Python side
+            name = field[len("mapping."):]
+            self.mapping[name] = _mapping_value(name, value)
+            return
         if isinstance(value, str):  # enumerations by name where we know them
             table = {"algorithm.kind": ALGORITHMS}.get(field)
             if field.endswith("pulse_type"):
@@ -127,6 +159,10 @@ class TileConfig:
                                                  float(value)))
 
     def __getitem__(self, field):
+        if field.startswith("mapping."):
+            name = field[len("mapping."):]
+            _mapping_value(name, MAPPING_FIELDS.get(name, 0))  # names an unknown field
+            return self.mapping[name]
         out = ctypes.c_double()
         _lib.check(_lib.lib.aimc_tile_config_get(ctypes.byref(self._c), field.encode(),
                                                  ctypes.byref(out)))
@@ -157,10 +193,12 @@ class TileConfig:
                 i += 1
             if i == 0:
                 raise _lib.AimcError(-1, f"{n}: the library lists it but cannot read it")
+        out.update({f"mapping.{k}": v for k, v in self.mapping.items()})
         return out
 
     def __eq__(self, other):
-        return isinstance(other, TileConfig) and bytes(self._c) == bytes(other._c)
+        return (isinstance(other, TileConfig) and bytes(self._c) == bytes(other._c)
+                and self.mapping == other.mapping)
 
     def __repr__(self):
         return (f"TileConfig(algorithm={int(self['algorithm.kind'])}, "

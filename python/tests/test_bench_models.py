@@ -139,6 +139,28 @@ def test_set_changes_the_field_on_aimc_layers(bench):
         bench.build("sgd", bad)
 
 
+def test_set_mapping_gives_aihwkits_alpha_on_both_layer_kinds(bench):
+    """--set mapping.weight_scaling_omega=0.6: every layer's alpha is
+    max|W| / 0.6 of the model's initial weights (the same seed on both layer
+    kinds), and the tiles hold W / alpha."""
+    argv = ["--model", "lenet5", "--set", "mapping.weight_scaling_omega=0.6"]
+    args = bench.parser().parse_args(argv)
+    torch.manual_seed(args.seed)
+    want = [m.weight.abs().max().item() / 0.6 for m in bench.MODELS["lenet5"]().modules()
+            if isinstance(m, (nn.Linear, nn.Conv2d))]
+    model, _ = bench.build("sgd", args)
+    layers = analog_layers(model)
+    got = [layer.analog_tiles.scales for layer in layers]
+    assert [tuple(a.shape) for a in got] == [(1, layer.analog_tiles.tile_rows) for layer in layers]
+    for a, w in zip(got, want):
+        torch.testing.assert_close(a, torch.full_like(a, w), rtol=1e-6, atol=0)
+    if importlib.util.find_spec("aihwkit") is None:
+        return
+    model, _ = bench.build("sgd", bench.parser().parse_args(argv + ["--layers", "aihwkit"]))
+    theirs = [t.get_scales().item() for t in model.analog_tiles()]
+    assert theirs == pytest.approx(want, rel=1e-6)
+
+
 def test_set_changes_the_field_on_aihwkit_layers(bench):
     pytest.importorskip("aihwkit")
     args = bench.parser().parse_args(["--model", "lenet5", "--layers", "aihwkit",

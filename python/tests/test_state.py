@@ -76,6 +76,21 @@ def test_deepcopy_is_independent():
     assert not torch.equal(c[3].weight, m[3].weight)
 
 
+def test_whole_model_saved_with_torch_save_trains_on_bit_for_bit():
+    """torch.save(model) pickles the layers (their tiles through the state
+    block); the loaded copy and the original continue alike, independently."""
+    m = model_with(aimc.TileConfig.preset("agad", "ReRamSB"), seed=4)
+    steps(m, 2, seed=1)
+    buf = io.BytesIO()
+    torch.save(m, buf)
+    buf.seek(0)
+    c = torch.load(buf, weights_only=False)
+    assert torch.equal(steps(c, 2, seed=6), steps(m, 2, seed=6))
+    assert torch.equal(c[3].weight, m[3].weight)
+    steps(c, 1, seed=7)  # the copy's optimizer steps the copy only
+    assert c[3].analog_tiles.state_bytes() != m[3].analog_tiles.state_bytes()
+
+
 cuda = pytest.mark.skipif(not (torch.cuda.is_available() and aimc.cuda_available()),
                           reason="needs a GPU and a libaimc built with CUDA")
 

@@ -16,13 +16,18 @@ import weakref
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.weak import WeakIdKeyDictionary
 
 from .. import _lib
-from ..config import TileConfig
+from ..config import MAPPING_FIELDS, TileConfig
 from ..tiles import BACKEND_CPU, BACKEND_CUDA, Tiles, context, cuda_available
 
 __all__ = ["AnalogLinear", "AnalogConv2d", "AnalogSGD", "convert_to_analog", "TileConfig",
            "analog_layers", "sweep", "replicate", "per_replica"]
+
+
+# analog_token -> weakref to its layer (see _AnalogLayer._link_token)
+_TOKEN_LAYERS = WeakIdKeyDictionary()
 
 
 def _block_sizes(n, g):
@@ -54,7 +59,7 @@ class TileGrid:
     Data goes in and out as [replicas, batch, features]."""
 
     def __init__(self, in_features, out_features, configs, max_tile_size=512, seed=None,
-                 device="cpu", tile_seeds=None, replicas=1, _tiles=None):
+                 device="cpu", tile_seeds=None, replicas=1, _tiles=None, mappings=None):
         self.in_features, self.out_features = in_features, out_features
         self.max_tile_size = max_tile_size
         self.grid_rows = math.ceil(out_features / max_tile_size)
@@ -65,8 +70,16 @@ class TileGrid:
         self.grid = self.grid_rows * self.grid_cols
         if isinstance(configs, (list, tuple)):
             replicas = len(configs)
+            mappings = [dict(c.mapping) for c in configs]
             configs = [c for c in configs for _ in range(self.grid)]
+        elif configs is not None:
+            mappings = [dict(configs.mapping)] * replicas
         self.replicas = replicas
+        # aihwkit's weight scaling (mapping.weight_scaling_omega > 0): every tile
+        # holds W / alpha and its outputs are multiplied by alpha in digital
+        # (one alpha per tile, or per tile row when columnwise); None: no scaling.
+        self.mappings = mappings or [dict(MAPPING_FIELDS)] * replicas
+        self.scales = self.lr_scales = None
         self.n_tiles = replicas * self.grid
         self.device = torch.device(device)
         self.ctx = _context_for(self.device)
@@ -122,16 +135,25 @@ class TileGrid:
                         device=self.device)
         self._sync_stream()
         self.tiles.forward(_ptr(x_tiles), _ptr(y), batch)
+        if self.scales is not None:  # alpha (W / alpha) x, as aihwkit's post_forward
+            y = y * self.scales.unsqueeze(1)
         return y if not self.split else self._gather(y, self.row_sizes, sum_dim=2)
 
     def backward(self, d_tiles, batch):
         g = torch.empty((self.n_tiles, batch, self.tile_cols), dtype=torch.float32,
                         device=self.device)
+        if self.scales is not None:  # (W / alpha)^T (alpha d), as aihwkit's pre_backward
+            d_tiles = (d_tiles * self.scales.unsqueeze(1)).contiguous()
         self._sync_stream()
         self.tiles.backward(_ptr(d_tiles), _ptr(g), batch)
         return g if not self.split else self._gather(g, self.col_sizes, sum_dim=1)
 
     def update(self, x_tiles, d_tiles, batch, lr):
+        if self.scales is not None:
+            # d / alpha: the tile (weights W / alpha) then changes by what plain
+            # SGD would change W by, divided by alpha (aihwkit's pre_update);
+            # lr compensation divides by alpha / mean(alpha) instead.
+            d_tiles = (d_tiles / (self.scales * self.lr_scales).unsqueeze(1)).contiguous()
         self._sync_stream()
         if lr != self.lr:
             self.tiles.set_learning_rate(lr)
@@ -148,6 +170,8 @@ class TileGrid:
                         device=self.device)
         self._sync_stream()
         self.tiles.get_weights(_ptr(w))
+        if self.scales is not None:
+            w = w * self.scales.unsqueeze(2)
         g = w.view(self.replicas, self.grid_rows, self.grid_cols, self.tile_rows, self.tile_cols)
         rows = [torch.cat([g[:, i, j, :r, :c] for j, c in enumerate(self.col_sizes)], 2)
                 for i, r in enumerate(self.row_sizes)]
@@ -170,8 +194,48 @@ class TileGrid:
                 w[:, i, j, :r, :c] = weight[:, ro:ro + r, co:co + c]
                 co += c
             ro += r
+        w = w.view(self.n_tiles, self.tile_rows, self.tile_cols)
+        self._set_scales(self._weight_scales(w))
+        if self.scales is not None:
+            w = (w / self.scales.unsqueeze(2)).contiguous()
         self._sync_stream()
         (self.tiles.program_weights if program else self.tiles.set_weights)(_ptr(w))
+
+    # ---- weight scaling (aihwkit's apply_weight_scaling, per tile) -------------
+    def _weight_scales(self, w):
+        """alpha of every tile row ([T, tile_rows]) for the weights w [T, rows,
+        cols] that are about to be set: max|W| / omega over the tile (or over
+        each row, columnwise), 1 where a replica does not scale or the max is 0;
+        None when no replica scales."""
+        if not any(m["weight_scaling_omega"] > 0 for m in self.mappings):
+            return None
+        alpha = torch.ones((self.n_tiles, self.tile_rows), dtype=torch.float32,
+                           device=self.device)
+        for r, m in enumerate(self.mappings):
+            omega = m["weight_scaling_omega"]
+            if omega <= 0:
+                continue
+            part = w[r * self.grid:(r + 1) * self.grid].abs()  # padding is 0: no effect
+            if m["weight_scaling_columnwise"]:
+                a = part.amax(dim=2) / omega
+            else:
+                a = (part.amax(dim=(1, 2)) / omega).unsqueeze(1).expand(-1, self.tile_rows)
+            alpha[r * self.grid:(r + 1) * self.grid] = torch.where(a == 0, 1.0, a)
+        return alpha
+
+    def _set_scales(self, scales):
+        """Keeps alpha and the per-tile learning-rate compensation derived from it
+        (1 / mean alpha over the tile's real rows where the mapping asks for it)."""
+        self.scales = None if scales is None else scales.to(self.device, torch.float32)
+        if self.scales is None:
+            self.lr_scales = None
+            return
+        lr = torch.ones((self.n_tiles, 1), dtype=torch.float32, device=self.device)
+        for t in range(self.n_tiles):
+            if self.mappings[t // self.grid]["weight_scaling_lr_compensation"]:
+                rows = self.row_sizes[(t % self.grid) // self.grid_cols]
+                lr[t, 0] = 1.0 / self.scales[t, :rows].mean()
+        self.lr_scales = lr
 
     # ---- state -----------------------------------------------------------------
     def state_bytes(self):
@@ -188,8 +252,11 @@ class TileGrid:
             raise ValueError(f"saved tiles are {tiles.n_tiles} x {tiles.rows} x {tiles.cols}, "
                              f"the layer needs {self.n_tiles} x {self.tile_rows} x "
                              f"{self.tile_cols}")
-        return TileGrid(self.in_features, self.out_features, None, self.max_tile_size,
-                        device=device, replicas=self.replicas, _tiles=tiles)
+        grid = TileGrid(self.in_features, self.out_features, None, self.max_tile_size,
+                        device=device, replicas=self.replicas, _tiles=tiles,
+                        mappings=self.mappings)
+        grid._set_scales(self.scales)
+        return grid
 
     # copy.deepcopy and pickling (torch.save of a whole model) go through the
     # state block: a C handle must never be shared by two grids.
@@ -199,13 +266,15 @@ class TileGrid:
     def __getstate__(self):
         return {"in": self.in_features, "out": self.out_features, "mts": self.max_tile_size,
                 "replicas": self.replicas, "device": str(self.device),
-                "state": self.state_bytes()}
+                "state": self.state_bytes(), "mappings": self.mappings,
+                "scales": None if self.scales is None else self.scales.cpu()}
 
     def __setstate__(self, st):
         ctx = _context_for(st["device"])
         tiles = Tiles.load_state(ctx, st["state"])
         self.__init__(st["in"], st["out"], None, st["mts"], device=st["device"],
-                      replicas=st["replicas"], _tiles=tiles)
+                      replicas=st["replicas"], _tiles=tiles, mappings=st.get("mappings"))
+        self._set_scales(st.get("scales"))
 
 
 class _AnalogMatmul(torch.autograd.Function):
@@ -256,8 +325,14 @@ class _AnalogLayer(nn.Module):
         # A one-element parameter that carries no value: its gradient marks the
         # layer for AnalogSGD, which applies the pulsed update instead.
         self.analog_token = nn.Parameter(torch.zeros(1, device=device))
-        self.analog_token._aimc_layer = weakref.ref(self)
+        self._link_token()
         self._pending = []
+
+    def _link_token(self):
+        """token -> this layer, for AnalogSGD. Kept in a table weak on both sides
+        rather than as an attribute of the parameter, which pickling a whole
+        model (torch.save(model)) would have to carry."""
+        _TOKEN_LAYERS[self.analog_token] = weakref.ref(self)
 
     def _weight_shape(self):
         return (self.analog_tiles.out_features, self.analog_tiles.in_features)
@@ -302,9 +377,9 @@ class _AnalogLayer(nn.Module):
         self._pending = []
 
     def _matmul(self, x2d):
-        # (Re)linked on every call: copies of a model (deepcopy) share the
-        # weakref object otherwise, and the optimizer would step the original.
-        self.analog_token._aimc_layer = weakref.ref(self)
+        # (Re)linked on every call: copies of a model (deepcopy, unpickled) have
+        # new tokens, which must lead the optimizer to the copy, not the original.
+        self._link_token()
         return _AnalogMatmul.apply(x2d, self.analog_token, self)
 
     # ---- state_dict: the whole tile-batch state as bytes -------------------------
@@ -313,20 +388,29 @@ class _AnalogLayer(nn.Module):
         blob = self.analog_tiles.state_bytes()
         destination[prefix + "analog_state"] = torch.frombuffer(bytearray(blob),
                                                                 dtype=torch.uint8)
+        if self.analog_tiles.scales is not None:  # weight scaling's alpha per tile row
+            destination[prefix + "analog_scales"] = self.analog_tiles.scales.detach().clone()
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
-        key = prefix + "analog_state"
+        key, scales_key = prefix + "analog_state", prefix + "analog_scales"
         if key in state_dict:
             blob = state_dict[key].cpu().contiguous().numpy().tobytes()
+            scales = state_dict.get(scales_key)  # absent: saved without weight scaling
             try:
-                self.analog_tiles = self.analog_tiles.moved_to(self.analog_tiles.device, blob)
+                grid = self.analog_tiles.moved_to(self.analog_tiles.device, blob)
+                want = (grid.n_tiles, grid.tile_rows)
+                if scales is not None and tuple(scales.shape) != want:
+                    raise ValueError(f"{scales_key} has shape {tuple(scales.shape)}, the "
+                                     f"layer needs {want}")
+                grid._set_scales(scales)
+                self.analog_tiles = grid
                 self._pending = []
             except (_lib.AimcError, ValueError) as err:
                 error_msgs.append(f"{key}: {err}")
         elif strict:
             missing_keys.append(key)
-        rest = {k: v for k, v in state_dict.items() if k != key}
+        rest = {k: v for k, v in state_dict.items() if k not in (key, scales_key)}
         super()._load_from_state_dict(rest, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
 
@@ -336,7 +420,7 @@ class _AnalogLayer(nn.Module):
         if device != self.analog_tiles.device:  # .to(), .cuda(), .cpu(): move the tiles
             self.analog_tiles = self.analog_tiles.moved_to(device)
             self._pending = []
-        self.analog_token._aimc_layer = weakref.ref(self)
+        self._link_token()
         return out
 
 
@@ -508,7 +592,7 @@ class AnalogSGD(torch.optim.SGD):
                 loss = closure()
         for group in self.param_groups:
             for p in group["params"]:
-                ref = getattr(p, "_aimc_layer", None)
+                ref = _TOKEN_LAYERS.get(p)
                 layer = ref() if ref is not None else None
                 if layer is not None:
                     layer.analog_step(float(group["lr"]))
