@@ -567,9 +567,10 @@ Test(chunking, results_do_not_depend_on_chunk_size) {
   unsetenv("AIMC_CPU_TRAIN_BUDGET");
 }
 
-/* Sparse updates (a few pulsed weights per row) draw the write noise of the
- * pulsed weights alone in a single chunk; chunks of one sample take the
- * per-weight rule (aimc_refresh_visible) at the end. Same bits. */
+/* Sparse updates (a few pulsed weights per row): a single chunk draws the
+ * write noise of whole row segments in one vector call and keeps the pulsed
+ * weights' values; chunks of one sample take the per-weight rule
+ * (aimc_refresh_visible) at the end. Same bits. */
 static uint64_t run_sparse_noisy(aimc_tile_stats_t *st) {
   aimc_context_t *ctx = test_context(1, 9);
   aimc_tiles_desc_t td;

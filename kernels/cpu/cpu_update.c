@@ -464,13 +464,6 @@ static void finish_weight(const pulse_job_t *jb, const row_buf_t *rb, int64_t i,
   }
 }
 
-/* A segment with fewer than 1 in SPARSE_NOISE_RATIO weights pulsed draws
- * the write noise of those alone, one scalar normal each (the same numbers:
- * a weight's normal is the first of its own block): the vector call for the
- * whole segment, mostly discarded, dominated the per-sample updates of the
- * transfer family on small batches. */
-#define SPARSE_NOISE_RATIO 8
-
 /* Weights j0 .. j1-1 of row i when the call is one chunk (the usual case):
  * nothing is carried in or out, so only the pulsed weights' visible values
  * are written (h - reference, plus write noise when the device has it). The
@@ -496,17 +489,7 @@ static void finish_single_chunk(const pulse_job_t *jb, const row_buf_t *rb, int6
   if (jb->dev->write_noise > 0.0f) {
     uint64_t sub = aimc_subsequence(AIMC_STREAM_WRITE_NOISE,
                                     aimc_array_counter(jb->array, jb->write_call));
-    uint64_t first = (uint64_t)(i * jb->cols + j0);
-    int64_t pulsed = 0;
-    for (int64_t j = 0; j < n; ++j) pulsed += total[j] != 0;
-    if (pulsed * SPARSE_NOISE_RATIO < n) { /* a few pulsed weights: only their normals */
-      for (int64_t j = 0; j < n; ++j)
-        if (total[j] != 0)
-          ws[j] = aimc_visible_weight(jb->dev, hs[j], rs ? rs[j] : 0.0f,
-                                      aimc_normal1(jb->key, sub, first + (uint64_t)j));
-      return;
-    }
-    jb->ops->io_normals(jb->key, sub, first, n, rb->wn, rb->wn1, rb->wn2);
+    jb->ops->io_normals(jb->key, sub, (uint64_t)(i * jb->cols + j0), n, rb->wn, rb->wn1, rb->wn2);
     for (int64_t j = 0; j < n; ++j) {
       float v = aimc_visible_weight(jb->dev, hs[j], rs ? rs[j] : 0.0f, rb->wn[j]);
       ws[j] = total[j] != 0 ? v : ws[j];
