@@ -566,3 +566,103 @@ Test(chunking, results_do_not_depend_on_chunk_size) {
   }
   unsetenv("AIMC_CPU_TRAIN_BUDGET");
 }
+
+/* Sparse updates (a few pulsed weights per row): a single chunk draws the
+ * write noise of whole row segments in one vector call and keeps the pulsed
+ * weights' values; chunks of one sample take the per-weight rule
+ * (aimc_refresh_visible) at the end. Same bits. */
+static uint64_t run_sparse_noisy(aimc_tile_stats_t *st) {
+  aimc_context_t *ctx = test_context(1, 9);
+  aimc_tiles_desc_t td;
+  aimc_tiles_desc_default(&td);
+  td.n_tiles = 1, td.rows = 6, td.cols = 64;
+  aimc_device_desc_preset(&td.config.device, AIMC_PRESET_RERAM_SB); /* c2c and write noise */
+  td.config.update.learning_rate = 0.2f;
+  aimc_tiles_t *t = test_tiles(ctx, &td);
+  enum { B = 3 };
+  float x[B * 64], d[B * 6], w[6 * 64];
+  test_rng_t r = {63};
+  test_fill(&r, x, sizeof x / sizeof x[0], -1, 1);
+  test_fill(&r, d, sizeof d / sizeof d[0], -0.002f, 0.002f);
+  for (int k = 0; k < 20; ++k) CK(aimc_tiles_update(t, x, d, B));
+  CK(aimc_tiles_get_weights(t, w));
+  CK(aimc_tiles_get_stats(t, st));
+  aimc_tiles_destroy(t);
+  aimc_context_destroy(ctx);
+  uint64_t h = 1469598103934665603ull;
+  for (size_t k = 0; k < sizeof w; ++k) h = (h ^ ((const unsigned char *)w)[k]) * 1099511628211ull;
+  return h;
+}
+
+Test(chunking, sparse_write_noise_matches_the_per_weight_rule) {
+  aimc_tile_stats_t st_ref, st;
+  unsetenv("AIMC_CPU_TRAIN_BUDGET");
+  uint64_t ref = run_sparse_noisy(&st_ref);
+  /* sparse: pulses, but far fewer than 1 in 8 of the 20 x 3 x 384 weight-samples */
+  uint64_t pulses = st_ref.pulses_up + st_ref.pulses_down;
+  cr_assert(pulses > 10u && pulses < 20u * 3u * 384u / 8u, "%llu pulses: not a sparse update",
+            (unsigned long long)pulses);
+  setenv("AIMC_CPU_TRAIN_BUDGET", "1", 1); /* chunks of one sample */
+  uint64_t h = run_sparse_noisy(&st);
+  unsetenv("AIMC_CPU_TRAIN_BUDGET");
+  cr_assert_eq(h, ref, "chunked and single-chunk weights differ");
+  cr_assert_arr_eq(&st, &st_ref, sizeof st);
+}
+
+/* ---- Scratch kept by the context ------------------------------------------- */
+
+/* The transfer family (per-sample steps) and a larger SGD tile updated in
+ * turn with batches of several sizes; one context for both, or one each
+ * (ctx_b NULL: the same as ctx_a). The scratch one call leaves in the
+ * context must not change the next call's result. */
+static void run_interleaved(int threads, int shared, uint64_t *ha, uint64_t *hb,
+                            uint64_t *pulses) {
+  aimc_context_t *ctx_a = test_context(threads, 3);
+  aimc_context_t *ctx_b = shared ? ctx_a : test_context(threads, 3);
+  aimc_tiles_desc_t ta, tb;
+  aimc_tiles_desc_default(&ta);
+  ta.n_tiles = 2, ta.rows = 8, ta.cols = 9, ta.seed = 4;
+  CK(aimc_tile_config_preset(&ta.config, AIMC_ALGO_CHOPPED_TTV2, AIMC_PRESET_RERAM_SB));
+  aimc_tiles_desc_default(&tb);
+  tb.n_tiles = 1, tb.rows = 24, tb.cols = 31, tb.seed = 5;
+  aimc_device_desc_preset(&tb.config.device, AIMC_PRESET_RERAM_SB);
+  tb.config.update.learning_rate = 0.2f;
+  aimc_tiles_t *a = test_tiles(ctx_a, &ta), *b = test_tiles(ctx_b, &tb);
+  enum { BMAX = 37 };
+  static float xa[2 * BMAX * 9], da[2 * BMAX * 8], xb[BMAX * 31], db[BMAX * 24];
+  test_rng_t r = {71};
+  const int64_t batches[] = {37, 1, 5, 1, 37, 2};
+  for (int k = 0; k < 6; ++k) {
+    int64_t n = batches[k];
+    test_fill(&r, xa, (size_t)(2 * n * 9), -1, 1);
+    test_fill(&r, da, (size_t)(2 * n * 8), -0.5f, 0.5f);
+    test_fill(&r, xb, (size_t)(n * 31), -1, 1);
+    test_fill(&r, db, (size_t)(n * 24), -1, 1);
+    CK(aimc_tiles_update(a, xa, da, n));
+    CK(aimc_tiles_update(b, xb, db, 38 - n)); /* large after small and back */
+  }
+  float wa[2 * 8 * 9], wb[24 * 31];
+  aimc_tile_stats_t sa[2];
+  CK(aimc_tiles_get_weights(a, wa));
+  CK(aimc_tiles_get_weights(b, wb));
+  CK(aimc_tiles_get_stats(a, sa));
+  *pulses = sa[0].pulses_up + sa[0].pulses_down + sa[1].pulses_up + sa[1].pulses_down;
+  *ha = *hb = 1469598103934665603ull;
+  for (size_t k = 0; k < sizeof wa; ++k) *ha = (*ha ^ ((unsigned char *)wa)[k]) * 1099511628211ull;
+  for (size_t k = 0; k < sizeof wb; ++k) *hb = (*hb ^ ((unsigned char *)wb)[k]) * 1099511628211ull;
+  aimc_tiles_destroy(a);
+  aimc_tiles_destroy(b);
+  aimc_context_destroy(ctx_a);
+  if (!shared) aimc_context_destroy(ctx_b);
+}
+
+Test(scratch, kept_across_calls_of_other_shapes_and_batches) {
+  for (int threads = 1; threads <= 2; ++threads) {
+    uint64_t ha, hb, pa, ha_own, hb_own, pa_own;
+    run_interleaved(threads, 0, &ha_own, &hb_own, &pa_own);
+    cr_assert_gt(pa_own, 0u, "the transfer tiles were never pulsed (test tests nothing)");
+    run_interleaved(threads, 1, &ha, &hb, &pa);
+    cr_assert_eq(ha, ha_own, "%d threads: transfer tiles differ on a shared context", threads);
+    cr_assert_eq(hb, hb_own, "%d threads: SGD tile differs on a shared context", threads);
+  }
+}

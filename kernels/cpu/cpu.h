@@ -16,6 +16,48 @@
  * more than the loop itself. */
 int aimc_cpu_threads(const aimc_context_t *ctx, int64_t work);
 
+/* Regions on the per-sample path of the transfer family (thousands of
+ * backend calls per batch on small tiles) follow one pattern: the body of
+ * one loop item is a static function, run by a plain loop on the caller's
+ * thread when the region would have one thread, and by `#pragma omp
+ * parallel for` otherwise. Entering the OpenMP runtime costs even a team of
+ * one a team start and, in libgomp, a futex wake at its end barrier: more
+ * than the work of such a call. Same items, same order per item: the same
+ * bits either way. */
+
+/* What the CPU backend reads from the environment, once per context (at
+ * aimc_context_create): a getenv per operation showed in the profiles of
+ * the per-sample steps. Tests set the variables before making a context. */
+typedef struct aimc_cpu_env {
+  const aimc_simd_ops_t *simd; /* aimc_cpu_simd() (AIMC_CPU_SIMD) */
+  size_t train_budget;         /* bytes of pulse trains at once (AIMC_CPU_TRAIN_BUDGET) */
+  int skip_empty_rows;         /* 0 when AIMC_CPU_UPDATE_DENSE=1 */
+} aimc_cpu_env_t;
+
+const aimc_cpu_env_t *aimc_cpu_env(const aimc_context_t *ctx);
+
+/* Scratch memory of an operation, kept across calls by the context (grown
+ * when a call needs more, freed with the context) instead of a malloc and a
+ * free per call. An operation takes the context's arena, carves its buffers
+ * from it and gives it back; a second thread calling into the same context
+ * meanwhile gets an arena of its own (freed when given back while the
+ * context's is in place). Carving is two passes: aimc_cpu_arena_begin(a,
+ * 0) then aimc_cpu_carve for every buffer counts the bytes (carve returns
+ * NULL when they do not fit yet); aimc_cpu_arena_begin(a, bytes) makes room
+ * and starts the pass that hands out the buffers. */
+typedef struct aimc_cpu_arena {
+  char *base;
+  size_t cap, used;
+} aimc_cpu_arena_t;
+
+aimc_cpu_arena_t *aimc_cpu_arena_take(aimc_context_t *ctx);
+void aimc_cpu_arena_give(aimc_context_t *ctx, aimc_cpu_arena_t *a);
+/* Starts a pass; room for `bytes` first (0: keep what there is). 0 when out
+ * of memory. */
+int aimc_cpu_arena_begin(aimc_cpu_arena_t *a, size_t bytes);
+/* The next `bytes` (64-byte aligned), or NULL when they lie past the room. */
+void *aimc_cpu_carve(aimc_cpu_arena_t *a, size_t bytes);
+
 /* Scratch of one analog read: 8 arrays of max(rows, cols) floats (w2 holds
  * words), and the vector path the read takes (NULL: aimc_cpu_simd()'s). */
 #define AIMC_READ_SCRATCH_ARRAYS 8

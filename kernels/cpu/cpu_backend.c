@@ -1,5 +1,6 @@
 /* CPU backend: memory in host RAM and the operation table. */
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,79 @@ int aimc_cpu_threads(const aimc_context_t *ctx, int64_t work) {
   int64_t useful = work / MIN_WORK_PER_THREAD;
   if (useful < 1) return 1;
   return useful < nt ? (int)useful : nt;
+}
+
+/* The backend's per-context data (ctx->backend_data). */
+typedef struct cpu_ctx {
+  aimc_cpu_env_t env;
+  _Atomic(aimc_cpu_arena_t *) spare; /* the kept arena, NULL while taken */
+} cpu_ctx_t;
+
+enum { TRAIN_BUDGET_BYTES = 16 << 20 };
+
+static aimc_status_t cpu_init(aimc_context_t *ctx) {
+  cpu_ctx_t *c = calloc(1, sizeof *c);
+  aimc_cpu_arena_t *a = calloc(1, sizeof *a);
+  if (!c || !a) {
+    free(c);
+    free(a);
+    return aimc_error(NULL, AIMC_ERR_OUT_OF_MEMORY, "out of host memory for the context");
+  }
+  c->env.simd = aimc_cpu_simd();
+  const char *budget = getenv("AIMC_CPU_TRAIN_BUDGET"); /* the tests shrink it */
+  long long v = budget ? atoll(budget) : 0;
+  c->env.train_budget = v > 0 ? (size_t)v : (size_t)TRAIN_BUDGET_BYTES;
+  const char *dense = getenv("AIMC_CPU_UPDATE_DENSE");
+  c->env.skip_empty_rows = !(dense && dense[0] == '1');
+  atomic_init(&c->spare, a);
+  ctx->backend_data = c;
+  return AIMC_OK;
+}
+
+static void arena_free(aimc_cpu_arena_t *a) {
+  if (!a) return;
+  free(a->base);
+  free(a);
+}
+
+static void cpu_shutdown(aimc_context_t *ctx) {
+  cpu_ctx_t *c = ctx->backend_data;
+  if (!c) return;
+  arena_free(atomic_load(&c->spare));
+  free(c);
+  ctx->backend_data = NULL;
+}
+
+const aimc_cpu_env_t *aimc_cpu_env(const aimc_context_t *ctx) {
+  return &((const cpu_ctx_t *)ctx->backend_data)->env;
+}
+
+aimc_cpu_arena_t *aimc_cpu_arena_take(aimc_context_t *ctx) {
+  cpu_ctx_t *c = ctx->backend_data;
+  aimc_cpu_arena_t *a = atomic_exchange(&c->spare, NULL);
+  return a ? a : calloc(1, sizeof *a);
+}
+
+void aimc_cpu_arena_give(aimc_context_t *ctx, aimc_cpu_arena_t *a) {
+  cpu_ctx_t *c = ctx->backend_data;
+  aimc_cpu_arena_t *none = NULL;
+  if (!atomic_compare_exchange_strong(&c->spare, &none, a)) arena_free(a);
+}
+
+int aimc_cpu_arena_begin(aimc_cpu_arena_t *a, size_t bytes) {
+  a->used = 0;
+  if (bytes <= a->cap) return 1;
+  size_t rounded = (bytes + 63u) & ~(size_t)63u; /* aligned_alloc wants a multiple */
+  free(a->base); /* nothing to keep: a pass starts afresh */
+  a->base = rounded >= bytes ? aligned_alloc(64, rounded) : NULL;
+  a->cap = a->base ? rounded : 0;
+  return a->base != NULL;
+}
+
+void *aimc_cpu_carve(aimc_cpu_arena_t *a, size_t bytes) {
+  size_t start = a->used, rounded = (bytes + 63u) & ~(size_t)63u;
+  a->used += rounded;
+  return a->base && a->used <= a->cap ? a->base + start : NULL;
 }
 
 static aimc_status_t cpu_alloc(aimc_context_t *ctx, void **ptr, size_t bytes) {
@@ -47,8 +121,8 @@ static aimc_status_t cpu_zero(aimc_context_t *ctx, void *ptr, size_t bytes) {
 
 const aimc_backend_ops_t aimc_cpu_backend = {
     .name = "cpu",
-    .init = NULL,
-    .shutdown = NULL,
+    .init = cpu_init,
+    .shutdown = cpu_shutdown,
     .alloc = cpu_alloc,
     .release = cpu_release,
     .copy = cpu_copy,

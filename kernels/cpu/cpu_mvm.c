@@ -230,42 +230,68 @@ static int64_t read_block_size(int64_t n_tiles, int64_t batch, int nt) {
   return nb < 1 ? 1 : nb;
 }
 
+/* The scratch of one thread of a read in the block `all`. */
+typedef struct read_thread {
+  aimc_read_scratch_t s;
+  float *vb, *yb; /* [nb][width] inputs and outputs of a block of samples */
+} read_thread_t;
+
+static read_thread_t read_thread(float *all, size_t per_thread, int k, int64_t width, int64_t nb,
+                                 const aimc_simd_ops_t *ops) {
+  float *buf = all + (size_t)k * per_thread;
+  read_thread_t r = {{buf, buf + width, buf + 2 * width, buf + 3 * width, buf + 4 * width,
+                      buf + 5 * width, buf + 6 * width, (uint32_t *)(buf + 7 * width), ops},
+                     buf + AIMC_READ_SCRATCH_ARRAYS * width,
+                     buf + AIMC_READ_SCRATCH_ARRAYS * width + nb * width};
+  return r;
+}
+
+/* Work item `item` of a read: a block of up to nb samples of one tile. */
+static void read_item(const aimc_state_t *st, const aimc_mvm_args_t *a, int64_t item,
+                      int64_t blocks, int64_t nb, read_thread_t *r, aimc_tile_stats_t *stats) {
+  int64_t n_in = read_transposed(a->dir) ? st->rows : st->cols;
+  int64_t n_out = read_transposed(a->dir) ? st->cols : st->rows;
+  int64_t t = item / blocks, b0 = (item % blocks) * nb;
+  int64_t m = a->batch - b0 < nb ? a->batch - b0 : nb;
+  int64_t passes = read_block(&st->params[t], a->dir, st->w + t * st->rows * st->cols, st->rows,
+                              st->cols, a->in + t * a->in_tile_stride + b0 * n_in,
+                              a->out + (t * a->batch + b0) * n_out, a->call, a->batch, b0, m,
+                              &r->s, r->vb, r->yb);
+  if (a->dir == AIMC_FORWARD) {
+#pragma omp atomic
+    stats[t].forward_passes += (uint64_t)passes;
+#pragma omp atomic
+    stats[t].forward_samples += (uint64_t)m;
+  }
+}
+
 aimc_status_t aimc_cpu_mvm(aimc_context_t *ctx, const aimc_state_t *st, const aimc_mvm_args_t *a,
                            aimc_tile_stats_t *stats) {
   int64_t width = st->rows > st->cols ? st->rows : st->cols;
   int nt = aimc_cpu_threads(ctx, st->n_tiles * a->batch * st->rows * st->cols);
   int64_t nb = read_block_size(st->n_tiles, a->batch, nt);
   int64_t blocks = (a->batch + nb - 1) / nb, n_items = st->n_tiles * blocks;
-  const aimc_simd_ops_t *ops = aimc_cpu_simd();
+  const aimc_simd_ops_t *ops = aimc_cpu_env(ctx)->simd;
   size_t per_thread = (size_t)((AIMC_READ_SCRATCH_ARRAYS + 2 * nb) * width);
-  float *all = malloc((size_t)nt * per_thread * sizeof(float));
-  if (!all)
+  size_t bytes = (size_t)nt * per_thread * sizeof(float);
+  aimc_cpu_arena_t *ar = aimc_cpu_arena_take(ctx);
+  float *all = NULL;
+  if (ar && aimc_cpu_arena_begin(ar, bytes)) all = aimc_cpu_carve(ar, bytes);
+  if (!all) {
+    if (ar) aimc_cpu_arena_give(ctx, ar);
     return aimc_error(ctx, AIMC_ERR_OUT_OF_MEMORY, "out of host memory for read scratch buffers");
+  }
+  if (nt == 1) {
+    read_thread_t r = read_thread(all, per_thread, 0, width, nb, ops);
+    for (int64_t item = 0; item < n_items; ++item) read_item(st, a, item, blocks, nb, &r, stats);
+  } else {
 #pragma omp parallel num_threads(nt)
-  {
-    float *buf = all + (size_t)omp_get_thread_num() * per_thread;
-    aimc_read_scratch_t s = {buf,         buf + width,     buf + 2 * width,
-                             buf + 3 * width, buf + 4 * width, buf + 5 * width,
-                             buf + 6 * width, (uint32_t *)(buf + 7 * width), ops};
-    float *vb = buf + AIMC_READ_SCRATCH_ARRAYS * width, *yb = vb + nb * width;
-    int64_t n_in = read_transposed(a->dir) ? st->rows : st->cols;
-    int64_t n_out = read_transposed(a->dir) ? st->cols : st->rows;
+    {
+      read_thread_t r = read_thread(all, per_thread, omp_get_thread_num(), width, nb, ops);
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t item = 0; item < n_items; ++item) {
-      int64_t t = item / blocks, b0 = (item % blocks) * nb;
-      int64_t m = a->batch - b0 < nb ? a->batch - b0 : nb;
-      int64_t passes = read_block(&st->params[t], a->dir, st->w + t * st->rows * st->cols,
-                                  st->rows, st->cols, a->in + t * a->in_tile_stride + b0 * n_in,
-                                  a->out + (t * a->batch + b0) * n_out, a->call, a->batch, b0, m,
-                                  &s, vb, yb);
-      if (a->dir == AIMC_FORWARD) {
-#pragma omp atomic
-        stats[t].forward_passes += (uint64_t)passes;
-#pragma omp atomic
-        stats[t].forward_samples += (uint64_t)m;
-      }
+      for (int64_t item = 0; item < n_items; ++item) read_item(st, a, item, blocks, nb, &r, stats);
     }
   }
-  free(all);
+  aimc_cpu_arena_give(ctx, ar);
   return AIMC_OK;
 }

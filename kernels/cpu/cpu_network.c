@@ -87,16 +87,18 @@ __attribute__((target("fma"))) static void activate_row_fma(int32_t act, const f
 }
 #endif
 
-static activate_row_fn pick_activate_row(void) {
+static activate_row_fn pick_activate_row(const aimc_context_t *ctx) {
 #if defined(AIMC_SIMD_X86)
-  if (aimc_cpu_simd() != &aimc_simd_portable) return activate_row_fma;
+  if (aimc_cpu_env(ctx)->simd != &aimc_simd_portable) return activate_row_fma;
+#else
+  (void)ctx;
 #endif
   return activate_row;
 }
 
 aimc_status_t aimc_cpu_net_activate(aimc_context_t *ctx, const aimc_layer_map_t *m,
                                     const float *bias, int64_t batch, float *y) {
-  activate_row_fn row_fn = pick_activate_row();
+  activate_row_fn row_fn = pick_activate_row(ctx);
 #pragma omp parallel for schedule(static) num_threads(net_threads(ctx, 8 * m->replicas * batch * m->out))
   for (int64_t kb = 0; kb < (int64_t)m->replicas * batch; ++kb) {
     int64_t k = kb / batch;

@@ -3,7 +3,6 @@
  * transfer where the tile's schedule says so. The rules are in
  * kernels/common/transfer.h; this file owns the loops. */
 #include <omp.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/common/state.h"
@@ -217,6 +216,30 @@ static void transfer_line(aimc_state_t *st, int64_t t, float count_lr, tscratch_
   stats[t].transfers += 1u;
 }
 
+/* Tile t's step of one sample: the transfers its schedule makes now. */
+static void transfer_tile(aimc_state_t *st, int64_t t, int64_t batch, const float *count_lr,
+                          tscratch_t *s, aimc_tile_stats_t *stats) {
+  const aimc_tile_params_t *tp = &st->params[t];
+  aimc_algo_state_t *as = &st->algo[t];
+  as->samples++;
+  int32_t lines = aimc_transfer_lines(&tp->algo, st->rows, st->cols);
+  int64_t every = aimc_transfer_period(&tp->algo, batch, lines, aimc_fast_states(tp));
+  if (every == 0 || as->samples % (uint64_t)every != 0) return;
+  int32_t n = aimc_is_chopped(tp->algo.kind) ? 1 : tp->algo.n_reads;
+  for (int32_t r = 0; r < n; ++r) transfer_line(st, t, count_lr[t], s, stats);
+}
+
+/* The scratch of thread k in the block `all` of per_thread bytes each. */
+static tscratch_t thread_scratch(char *all, size_t per_thread, int k, int64_t width,
+                                 const aimc_simd_ops_t *ops) {
+  float *f = (float *)(all + (size_t)k * per_thread);
+  tscratch_t s = {f, f + width,
+                  {f + 2 * width, f + 3 * width, f + 4 * width, f + 5 * width, f + 6 * width,
+                   f + 7 * width, f + 8 * width, (uint32_t *)(f + 9 * width), ops},
+                  (uint32_t *)(f + 10 * width)};
+  return s;
+}
+
 aimc_status_t aimc_cpu_transfer(aimc_context_t *ctx, aimc_state_t *st, int64_t batch,
                                 const float *count_lr, aimc_tile_stats_t *stats) {
   int nt = aimc_cpu_threads(ctx, st->n_tiles * st->rows * st->cols);
@@ -229,28 +252,26 @@ aimc_status_t aimc_cpu_transfer(aimc_context_t *ctx, aimc_state_t *st, int64_t b
   }
   size_t per_thread = (size_t)((2 + AIMC_READ_SCRATCH_ARRAYS) * width) * sizeof(float) +
                       (size_t)(2 * AIMC_TRAIN_WORDS(max_bl)) * sizeof(uint32_t);
-  char *all = malloc((size_t)nt * per_thread);
-  if (!all)
+  const aimc_simd_ops_t *ops = aimc_cpu_env(ctx)->simd;
+  aimc_cpu_arena_t *ar = aimc_cpu_arena_take(ctx);
+  char *all = NULL;
+  if (ar && aimc_cpu_arena_begin(ar, (size_t)nt * per_thread))
+    all = aimc_cpu_carve(ar, (size_t)nt * per_thread);
+  if (!all) {
+    if (ar) aimc_cpu_arena_give(ctx, ar);
     return aimc_error(ctx, AIMC_ERR_OUT_OF_MEMORY, "out of host memory for transfer scratch");
+  }
+  if (nt == 1) {
+    tscratch_t s = thread_scratch(all, per_thread, 0, width, ops);
+    for (int64_t t = 0; t < st->n_tiles; ++t) transfer_tile(st, t, batch, count_lr, &s, stats);
+  } else {
 #pragma omp parallel num_threads(nt)
-  {
-    float *f = (float *)(all + (size_t)omp_get_thread_num() * per_thread);
-    tscratch_t s = {f, f + width,
-                    {f + 2 * width, f + 3 * width, f + 4 * width, f + 5 * width, f + 6 * width,
-                     f + 7 * width, f + 8 * width, (uint32_t *)(f + 9 * width), aimc_cpu_simd()},
-                    (uint32_t *)(f + 10 * width)};
+    {
+      tscratch_t s = thread_scratch(all, per_thread, omp_get_thread_num(), width, ops);
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < st->n_tiles; ++t) {
-      const aimc_tile_params_t *tp = &st->params[t];
-      aimc_algo_state_t *as = &st->algo[t];
-      as->samples++;
-      int32_t lines = aimc_transfer_lines(&tp->algo, st->rows, st->cols);
-      int64_t every = aimc_transfer_period(&tp->algo, batch, lines, aimc_fast_states(tp));
-      if (every == 0 || as->samples % (uint64_t)every != 0) continue;
-      int32_t n = aimc_is_chopped(tp->algo.kind) ? 1 : tp->algo.n_reads;
-      for (int32_t r = 0; r < n; ++r) transfer_line(st, t, count_lr[t], &s, stats);
+      for (int64_t t = 0; t < st->n_tiles; ++t) transfer_tile(st, t, batch, count_lr, &s, stats);
     }
   }
-  free(all);
+  aimc_cpu_arena_give(ctx, ar);
   return AIMC_OK;
 }

@@ -18,7 +18,6 @@
 #include "kernels/common/update.h"
 #include "kernels/cpu/cpu.h"
 
-#define TRAIN_BUDGET_BYTES ((size_t)16 << 20)
 #define PULSED_BIT 0x80000000u
 
 /* Normals of the weights of one segment of a row, drawn in one vector call:
@@ -55,14 +54,14 @@ typedef struct scratch {
   uint32_t *words_x;   /* [chunk][cols][nw] the x trains again, sample-major */
   uint32_t *next;      /* [rows * cols] noise-stream position of each weight */
   float *acc;          /* [n_acc][cols] rows of the exact updates, one per thread */
-  row_buf_t rb;        /* the row buffers of a thread updating whole tiles, kept across tiles */
-  int rb_ready;
+  row_buf_t *rb;       /* [n_rb] the row buffers, one per thread of the row loop */
 } scratch_t;
 
 typedef struct plan {
   int64_t chunk;       /* samples per chunk */
   int32_t nw;          /* words per train */
-  int skip_empty;      /* skip_empty_rows() */
+  int skip_empty;      /* rows without pulses skipped (aimc_cpu_env_t) */
+  const aimc_simd_ops_t *ops;
 } plan_t;
 
 /* The update parameters of tile t for this call: the selected descriptor,
@@ -91,62 +90,64 @@ static int32_t max_bl(const aimc_state_t *st, const aimc_update_args_t *a) {
   return m;
 }
 
-/* Bytes of pulse trains held at once; AIMC_CPU_TRAIN_BUDGET overrides it
- * (the tests shrink it to check that chunking leaves results unchanged). */
-static size_t train_budget(void) {
-  const char *env = getenv("AIMC_CPU_TRAIN_BUDGET");
-  long long v = env ? atoll(env) : 0;
-  return v > 0 ? (size_t)v : TRAIN_BUDGET_BYTES;
-}
-
-/* Whether rows without pulses are skipped: always, unless
- * AIMC_CPU_UPDATE_DENSE=1 (the tests compare the skipping walk with the
- * dense one, which counts and walks every row, bit for bit). */
-static int skip_empty_rows(void) {
-  const char *env = getenv("AIMC_CPU_UPDATE_DENSE");
-  return !(env && env[0] == '1');
-}
-
-static plan_t make_plan(const aimc_state_t *st, const aimc_update_args_t *a) {
+/* The chunk of samples whose pulse trains are held at once (the budget of
+ * aimc_cpu_env_t: the tests shrink it to check that chunking leaves results
+ * unchanged) and the switches read once per context. */
+static plan_t make_plan(const aimc_cpu_env_t *env, const aimc_state_t *st,
+                        const aimc_update_args_t *a) {
   plan_t p;
   p.nw = AIMC_TRAIN_WORDS(max_bl(st, a));
   size_t per_sample = (size_t)(st->rows + st->cols) * ((size_t)p.nw * 4u + 4u + 1u) +
                       (size_t)st->cols * ((size_t)p.nw * 4u + 1u); /* the sample-major copies */
-  int64_t c = (int64_t)(train_budget() / per_sample);
+  int64_t c = (int64_t)(env->train_budget / per_sample);
   p.chunk = c < 1 ? 1 : (c > a->batch ? a->batch : c);
-  p.skip_empty = skip_empty_rows();
+  p.skip_empty = env->skip_empty_rows;
+  p.ops = env->simd;
   return p;
 }
 
-static void free_row_buf(row_buf_t *rb);
+static int carve_row_buf(aimc_cpu_arena_t *ar, row_buf_t *rb, int64_t cols, int64_t chunk,
+                         int32_t nw);
 
-static void free_scratch(scratch_t *s) {
-  if (s->rb_ready) free_row_buf(&s->rb);
-  free(s->blab);
-  free(s->words);
-  free(s->level);
-  free(s->neg);
-  free(s->neg_x);
-  free(s->words_x);
-  free(s->next);
-  free(s->acc);
+/* The buffers of one scratch from the arena (a pass of aimc_cpu_carve):
+ * n_acc exact-update rows and n_rb row buffers. 1 when all fit. */
+static int carve_scratch(aimc_cpu_arena_t *ar, scratch_t *s, const aimc_state_t *st,
+                         int64_t batch, const plan_t *p, int n_acc, int n_rb) {
+  size_t lines = (size_t)(st->rows + st->cols) * (size_t)p->chunk;
+  s->blab = aimc_cpu_carve(ar, (size_t)batch * sizeof *s->blab);
+  s->words = aimc_cpu_carve(ar, lines * (size_t)p->nw * sizeof *s->words);
+  s->level = aimc_cpu_carve(ar, lines * sizeof *s->level);
+  s->neg = aimc_cpu_carve(ar, lines);
+  s->neg_x = aimc_cpu_carve(ar, (size_t)st->cols * (size_t)p->chunk);
+  s->words_x = aimc_cpu_carve(
+      ar, (size_t)st->cols * (size_t)p->chunk * (size_t)p->nw * sizeof *s->words_x);
+  s->next = aimc_cpu_carve(ar, (size_t)st->rows * (size_t)st->cols * sizeof *s->next);
+  s->acc = aimc_cpu_carve(ar, (size_t)n_acc * (size_t)st->cols * sizeof *s->acc);
+  s->rb = aimc_cpu_carve(ar, (size_t)n_rb * sizeof *s->rb);
+  int ok = s->blab && s->words && s->level && s->neg && s->neg_x && s->words_x && s->next &&
+           s->acc && s->rb;
+  for (int k = 0; k < n_rb; ++k) {
+    row_buf_t counted; /* the bytes are counted even where the array did not fit */
+    ok &= carve_row_buf(ar, s->rb ? &s->rb[k] : &counted, st->cols, p->chunk, p->nw);
+  }
+  return ok;
 }
 
-static int alloc_scratch(scratch_t *s, const aimc_state_t *st, int64_t batch, const plan_t *p,
-                         int n_acc) {
-  size_t lines = (size_t)(st->rows + st->cols) * (size_t)p->chunk;
-  memset(s, 0, sizeof *s);
-  s->blab = malloc((size_t)batch * sizeof *s->blab);
-  s->words = malloc(lines * (size_t)p->nw * sizeof *s->words);
-  s->level = malloc(lines * sizeof *s->level);
-  s->neg = malloc(lines);
-  s->neg_x = malloc((size_t)st->cols * (size_t)p->chunk);
-  s->words_x = malloc((size_t)st->cols * (size_t)p->chunk * (size_t)p->nw * sizeof *s->words_x);
-  s->next = malloc((size_t)st->rows * (size_t)st->cols * sizeof *s->next);
-  s->acc = malloc((size_t)n_acc * (size_t)st->cols * sizeof *s->acc);
-  if (s->blab && s->words && s->level && s->neg && s->neg_x && s->words_x && s->next && s->acc) return 1;
-  free_scratch(s);
-  return 0;
+/* n_scratch scratches from the context's arena, grown when they do not fit
+ * (NULL: out of memory). */
+static scratch_t *carve_scratches(aimc_cpu_arena_t *ar, const aimc_state_t *st, int64_t batch,
+                                  const plan_t *p, int n_scratch, int per_scratch) {
+  for (int pass = 0; pass < 2; ++pass) {
+    if (!aimc_cpu_arena_begin(ar, pass ? ar->used : 0)) return NULL;
+    scratch_t *s = aimc_cpu_carve(ar, (size_t)n_scratch * sizeof *s);
+    int ok = s != NULL;
+    for (int k = 0; k < n_scratch; ++k) {
+      scratch_t counted;
+      ok &= carve_scratch(ar, s ? &s[k] : &counted, st, batch, p, per_scratch, per_scratch);
+    }
+    if (ok) return s;
+  }
+  return NULL;
 }
 
 /* Line value with the chopper sign applied (x by c_in, d by c_out). */
@@ -157,11 +158,12 @@ static float line_value(const aimc_state_t *st, const aimc_update_args_t *a, int
   return c < 0 ? -v : v;
 }
 
-/* Exact updates: NONE (ideal float device, W -= lr sum_b d_b x_b^T, the sum
- * over samples in order) and NONE_WITH_DEVICE (per sample, the device state
- * clipped to its bounds after each step). */
-static void update_exact(aimc_state_t *st, const aimc_update_args_t *a, int64_t t,
-                         const aimc_update_params_t *u, float *acc_all, int inner, int nt) {
+/* Row i of tile t in an exact update: NONE (ideal float device, W -= lr
+ * sum_b d_b x_b^T, the sum over samples in order, accumulated in acc) and
+ * NONE_WITH_DEVICE (per sample, the device state clipped to its bounds after
+ * each step). */
+static void exact_row(aimc_state_t *st, const aimc_update_args_t *a, int64_t t,
+                      const aimc_update_params_t *u, int64_t i, float *acc) {
   const aimc_tile_params_t *tp = &st->params[t];
   aimc_array_t *arr = &st->arr[a->array];
   int64_t rows = st->rows, cols = st->cols, per_tile = rows * cols;
@@ -169,47 +171,55 @@ static void update_exact(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
   const float *d = a->d + t * a->d_tile_stride;
   float lr = u->lr;
   int with_device = u->pulse_type == AIMC_PULSE_NONE_WITH_DEVICE;
-#pragma omp parallel for if (inner) num_threads(nt) schedule(static)
-  for (int64_t i = 0; i < rows; ++i) {
-    float *acc = acc_all + (size_t)omp_get_thread_num() * (size_t)cols;
-    int64_t k0 = t * per_tile + i * cols;
-    for (int64_t j = 0; j < cols; ++j) acc[j] = 0.0f;
-    if (!with_device) {
-      for (int64_t b = 0; b < a->batch; ++b) {
-        float di = line_value(st, a, t, 0, i, d[b * rows + i]);
-        const float *xb = x + b * cols;
-        for (int64_t j = 0; j < cols; ++j) acc[j] += di * line_value(st, a, t, 1, j, xb[j]);
-      }
-      for (int64_t j = 0; j < cols; ++j) {
-        aimc_wparams_t wp;
-        aimc_load_wparams(arr, (size_t)(k0 + j), &wp);
-        float w = arr->w[k0 + j] - lr * acc[j];
-        arr->h[k0 + j] = w + wp.ref;
-        arr->w[k0 + j] = w;
-      }
-      continue;
-    }
-    for (int64_t b = 0; b < a->batch; ++b) { /* acc[j] != 0 marks written devices */
-      float di = lr * line_value(st, a, t, 0, i, d[b * rows + i]);
-      if (di == 0.0f) continue;
+  int64_t k0 = t * per_tile + i * cols;
+  for (int64_t j = 0; j < cols; ++j) acc[j] = 0.0f;
+  if (!with_device) {
+    for (int64_t b = 0; b < a->batch; ++b) {
+      float di = line_value(st, a, t, 0, i, d[b * rows + i]);
       const float *xb = x + b * cols;
-      for (int64_t j = 0; j < cols; ++j) {
-        float xj = line_value(st, a, t, 1, j, xb[j]);
-        if (xj == 0.0f) continue;
-        aimc_wparams_t wp;
-        aimc_load_wparams(arr, (size_t)(k0 + j), &wp);
-        arr->h[k0 + j] = aimc_clampf(arr->h[k0 + j] - di * xj, wp.bmin, wp.bmax);
-        acc[j] = 1.0f;
-      }
+      for (int64_t j = 0; j < cols; ++j) acc[j] += di * line_value(st, a, t, 1, j, xb[j]);
     }
     for (int64_t j = 0; j < cols; ++j) {
-      if (acc[j] == 0.0f) continue;
       aimc_wparams_t wp;
       aimc_load_wparams(arr, (size_t)(k0 + j), &wp);
-      arr->w[k0 + j] = aimc_refresh_visible(tp, a->array, arr->h[k0 + j], wp.ref, a->write_call,
-                                            (uint64_t)(i * cols + j));
+      float w = arr->w[k0 + j] - lr * acc[j];
+      arr->h[k0 + j] = w + wp.ref;
+      arr->w[k0 + j] = w;
+    }
+    return;
+  }
+  for (int64_t b = 0; b < a->batch; ++b) { /* acc[j] != 0 marks written devices */
+    float di = lr * line_value(st, a, t, 0, i, d[b * rows + i]);
+    if (di == 0.0f) continue;
+    const float *xb = x + b * cols;
+    for (int64_t j = 0; j < cols; ++j) {
+      float xj = line_value(st, a, t, 1, j, xb[j]);
+      if (xj == 0.0f) continue;
+      aimc_wparams_t wp;
+      aimc_load_wparams(arr, (size_t)(k0 + j), &wp);
+      arr->h[k0 + j] = aimc_clampf(arr->h[k0 + j] - di * xj, wp.bmin, wp.bmax);
+      acc[j] = 1.0f;
     }
   }
+  for (int64_t j = 0; j < cols; ++j) {
+    if (acc[j] == 0.0f) continue;
+    aimc_wparams_t wp;
+    aimc_load_wparams(arr, (size_t)(k0 + j), &wp);
+    arr->w[k0 + j] = aimc_refresh_visible(tp, a->array, arr->h[k0 + j], wp.ref, a->write_call,
+                                          (uint64_t)(i * cols + j));
+  }
+}
+
+/* The rows of tile t (exact_row), split over nt threads when inner. */
+static void update_exact(aimc_state_t *st, const aimc_update_args_t *a, int64_t t,
+                         const aimc_update_params_t *u, float *acc_all, int inner, int nt) {
+  if (!inner) {
+    for (int64_t i = 0; i < st->rows; ++i) exact_row(st, a, t, u, i, acc_all);
+    return;
+  }
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t i = 0; i < st->rows; ++i)
+    exact_row(st, a, t, u, i, acc_all + (size_t)omp_get_thread_num() * (size_t)st->cols);
 }
 
 #define TRAIN_LINES 64 /* lines of one sample per vector train call */
@@ -222,74 +232,94 @@ static int any_positive(const float *p, size_t stride, int64_t m) {
   return any;
 }
 
-/* The pulse trains of one chunk from the lines' probabilities, TRAIN_LINES
- * lines of one kind (x or d) and sample per vector call; the x trains also
- * sample-major (words_x) for the row loops. A work-shared loop of the
- * calling parallel region. */
-static void make_trains(const aimc_state_t *st, const aimc_update_args_t *a, int64_t t, int64_t b0,
-                        int64_t nb, const plan_t *pl, scratch_t *s) {
+/* Train tasks of one chunk: TRAIN_LINES lines of one kind (x or d) and one
+ * sample each, per block of lines of both kinds and sample. */
+static int64_t train_tasks(const aimc_state_t *st, int64_t nb) {
+  return nb * ((st->cols + TRAIN_LINES - 1) / TRAIN_LINES +
+               (st->rows + TRAIN_LINES - 1) / TRAIN_LINES);
+}
+
+/* The pulse trains of one train task of a chunk from the lines'
+ * probabilities, one vector call; the x trains also sample-major (words_x)
+ * for the row loops. */
+static void train_task(const aimc_state_t *st, const aimc_update_args_t *a, int64_t t, int64_t b0,
+                       const plan_t *pl, scratch_t *s, int64_t task) {
   const aimc_tile_params_t *tp = &st->params[t];
-  const aimc_simd_ops_t *ops = aimc_cpu_simd();
+  const aimc_simd_ops_t *ops = pl->ops;
   int64_t rows = st->rows, cols = st->cols;
   int64_t bx = (cols + TRAIN_LINES - 1) / TRAIN_LINES, bd = (rows + TRAIN_LINES - 1) / TRAIN_LINES;
   size_t nw = (size_t)pl->nw, chunk = (size_t)pl->chunk;
   aimc_update_streams_t rs = aimc_update_streams(a->array, a->call);
-#pragma omp for schedule(static)
-  for (int64_t task = 0; task < nb * (bx + bd); ++task) {
-    int64_t c = task / (bx + bd), blk = task % (bx + bd), b = b0 + c;
-    int32_t bl = s->blab[b].bl;
-    if (bl == 0) continue;
-    int is_x = blk < bx;
-    int64_t n = is_x ? cols : rows, first = (is_x ? blk : blk - bx) * TRAIN_LINES;
-    int64_t m = n - first < TRAIN_LINES ? n - first : TRAIN_LINES;
-    size_t l = (size_t)(is_x ? first : cols + first); /* line index of the first line */
-    size_t slot = l * chunk + (size_t)c;
-    if (any_positive(s->level + slot, chunk, m))
-      ops->make_trains(tp->key, is_x ? rs.x : rs.d, (uint64_t)(b * n + first), s->level + slot,
-                       (int64_t)chunk, m, bl, s->words + slot * nw, (int64_t)(chunk * nw));
-    else /* aimc_make_train of p <= 0 is empty: zero inputs, small errors */
-      for (int64_t k = 0; k < m; ++k)
-        memset(s->words + (slot + (size_t)k * chunk) * nw, 0,
-               (size_t)AIMC_TRAIN_WORDS(bl) * sizeof *s->words);
-    if (is_x)
-      for (int64_t k = 0; k < m; ++k)
-        memcpy(s->words_x + ((size_t)c * (size_t)cols + (size_t)(first + k)) * nw,
-               s->words + (slot + (size_t)k * chunk) * nw, nw * sizeof *s->words);
-  }
+  int64_t c = task / (bx + bd), blk = task % (bx + bd), b = b0 + c;
+  int32_t bl = s->blab[b].bl;
+  if (bl == 0) return;
+  int is_x = blk < bx;
+  int64_t n = is_x ? cols : rows, first = (is_x ? blk : blk - bx) * TRAIN_LINES;
+  int64_t m = n - first < TRAIN_LINES ? n - first : TRAIN_LINES;
+  size_t l = (size_t)(is_x ? first : cols + first); /* line index of the first line */
+  size_t slot = l * chunk + (size_t)c;
+  if (any_positive(s->level + slot, chunk, m))
+    ops->make_trains(tp->key, is_x ? rs.x : rs.d, (uint64_t)(b * n + first), s->level + slot,
+                     (int64_t)chunk, m, bl, s->words + slot * nw, (int64_t)(chunk * nw));
+  else /* aimc_make_train of p <= 0 is empty: zero inputs, small errors */
+    for (int64_t k = 0; k < m; ++k)
+      memset(s->words + (slot + (size_t)k * chunk) * nw, 0,
+             (size_t)AIMC_TRAIN_WORDS(bl) * sizeof *s->words);
+  if (is_x)
+    for (int64_t k = 0; k < m; ++k)
+      memcpy(s->words_x + ((size_t)c * (size_t)cols + (size_t)(first + k)) * nw,
+             s->words + (slot + (size_t)k * chunk) * nw, nw * sizeof *s->words);
 }
 
-/* Line values of one chunk: trains (stochastic) or levels (deterministic).
- * Lines 0..cols-1 are inputs x, cols..cols+rows-1 outputs d. */
-static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int64_t t,
-                       const aimc_update_params_t *u, int64_t b0, int64_t nb, const plan_t *pl,
-                       scratch_t *s, int inner, int nt) {
+/* The values of line l in the samples of one chunk: the probabilities
+ * (stochastic) or levels (deterministic) and the signs. Lines 0..cols-1 are
+ * inputs x, cols..cols+rows-1 outputs d. */
+static void line_levels(const aimc_state_t *st, const aimc_update_args_t *a, int64_t t,
+                        const aimc_update_params_t *u, int64_t b0, int64_t nb, const plan_t *pl,
+                        scratch_t *s, int64_t l) {
   const aimc_tile_params_t *tp = &st->params[t];
-  int64_t rows = st->rows, cols = st->cols, n_lines = rows + cols;
+  int64_t rows = st->rows, cols = st->cols;
   const float *x = a->x + t * a->x_tile_stride;
   const float *d = a->d + t * a->d_tile_stride;
   aimc_update_streams_t rs = aimc_update_streams(a->array, a->call);
+  int is_x = l < cols;
+  int64_t idx = is_x ? l : l - cols, n = is_x ? cols : rows;
+  for (int64_t c = 0; c < nb; ++c) {
+    int64_t b = b0 + c;
+    size_t slot = (size_t)(l * pl->chunk + c);
+    const aimc_blab_t *bb = &s->blab[b];
+    float v = line_value(st, a, t, is_x, idx, is_x ? x[b * cols + idx] : d[b * rows + idx]);
+    uint64_t sample_line = (uint64_t)(b * n + idx);
+    float level = aimc_line_level(u, tp->key, rs.round, sample_line, is_x, v,
+                                  is_x ? bb->b : bb->a, bb->bl);
+    s->neg[slot] = v < 0.0f;
+    if (is_x) s->neg_x[(size_t)c * (size_t)cols + (size_t)idx] = v < 0.0f;
+    s->level[slot] = level;
+  }
+}
+
+/* Line values of one chunk: levels of every line, then the trains of the
+ * stochastic type (from the levels). */
+static void make_lines(const aimc_state_t *st, const aimc_update_args_t *a, int64_t t,
+                       const aimc_update_params_t *u, int64_t b0, int64_t nb, const plan_t *pl,
+                       scratch_t *s, int inner, int nt) {
+  int64_t n_lines = st->rows + st->cols, n_tasks = train_tasks(st, nb);
+  int trains = u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED;
+  if (!inner) {
+    for (int64_t l = 0; l < n_lines; ++l) line_levels(st, a, t, u, b0, nb, pl, s, l);
+    for (int64_t k = 0; trains && k < n_tasks; ++k) train_task(st, a, t, b0, pl, s, k);
+    return;
+  }
   /* one thread team for the levels and the trains (a team start costs more
    * than a barrier at small batches) */
-#pragma omp parallel if (inner) num_threads(nt)
+#pragma omp parallel num_threads(nt)
   {
 #pragma omp for schedule(static)
-    for (int64_t l = 0; l < n_lines; ++l) {
-      int is_x = l < cols;
-      int64_t idx = is_x ? l : l - cols, n = is_x ? cols : rows;
-      for (int64_t c = 0; c < nb; ++c) {
-        int64_t b = b0 + c;
-        size_t slot = (size_t)(l * pl->chunk + c);
-        const aimc_blab_t *bb = &s->blab[b];
-        float v = line_value(st, a, t, is_x, idx, is_x ? x[b * cols + idx] : d[b * rows + idx]);
-        uint64_t sample_line = (uint64_t)(b * n + idx);
-        float level = aimc_line_level(u, tp->key, rs.round, sample_line, is_x, v,
-                                      is_x ? bb->b : bb->a, bb->bl);
-        s->neg[slot] = v < 0.0f;
-        if (is_x) s->neg_x[(size_t)c * (size_t)cols + (size_t)idx] = v < 0.0f;
-        s->level[slot] = level;
-      }
+    for (int64_t l = 0; l < n_lines; ++l) line_levels(st, a, t, u, b0, nb, pl, s, l);
+    if (trains) {
+#pragma omp for schedule(static)
+      for (int64_t k = 0; k < n_tasks; ++k) train_task(st, a, t, b0, pl, s, k);
     }
-    if (u->pulse_type == AIMC_PULSE_STOCHASTIC_COMPRESSED) make_trains(st, a, t, b0, nb, pl, s);
   }
 }
 
@@ -322,52 +352,6 @@ static int32_t pulse_count(const pulse_job_t *jb, size_t xl, size_t dl, int64_t 
   return aimc_implicit_count(jb->u->pulse_type, bl, s->level[xl + (size_t)c],
                              s->level[dl + (size_t)c]);
 }
-
-/* One weight through the samples of the chunk, its noise from its own
- * stream: the loop without the row buffers, when they could not be
- * allocated (the row loop gives the same bits). */
-static void pulse_weight(const pulse_job_t *jb, int64_t i, int64_t j, uint64_t *up_total,
-                         uint64_t *down_total) {
-  scratch_t *s = jb->s;
-  aimc_array_t *arr = jb->arr;
-  size_t chunk = (size_t)jb->pl->chunk;
-  size_t dl = (size_t)(jb->cols + i) * chunk, xl = (size_t)j * chunk;
-  int64_t widx = i * jb->cols + j, k = jb->t * jb->per_tile + widx;
-  /* per weight across chunks: bit 31 = pulsed in this call, rest = noise position */
-  uint32_t carried = jb->b0 == 0 ? 0u : s->next[widx];
-  uint32_t pulsed = carried & PULSED_BIT, next = carried & ~PULSED_BIT;
-  float h = arr->h[k];
-  aimc_wparams_t wp;
-  aimc_normal_stream_t ns;
-  int loaded = 0; /* parameters and noise stream, fetched at the first pulse */
-  for (int64_t c = 0; c < jb->nb; ++c) {
-    int32_t n = pulse_count(jb, xl, dl, c);
-    if (n <= 0) continue;
-    if (!loaded) {
-      aimc_load_wparams(arr, (size_t)k, &wp);
-      aimc_normal_stream_init(&ns, jb->key, jb->sub, (uint64_t)widx << 32);
-      if (jb->noisy) aimc_normal_stream_seek(&ns, next);
-      loaded = 1;
-      pulsed = PULSED_BIT;
-    }
-    /* W -= lr d x^T: the weight goes up when d and x differ in sign */
-    int up = s->neg[xl + (size_t)c] != s->neg[dl + (size_t)c];
-    h = aimc_device_pulses(jb->dev, &wp, h, up, (uint32_t)n, &ns);
-    if (jb->noisy) next = ns.next;
-    if (up)
-      *up_total += (uint64_t)n;
-    else
-      *down_total += (uint64_t)n;
-  }
-  arr->h[k] = h;
-  s->next[widx] = pulsed | next;
-  if (jb->last_chunk && pulsed) {
-    aimc_load_wparams(arr, (size_t)k, &wp);
-    arr->w[k] = aimc_refresh_visible(jb->tp, jb->array, h, wp.ref, jb->write_call, (uint64_t)widx);
-  }
-}
-
-
 
 /* The vector pulse kernel of a device, or -1 for the models pulsed weight
  * by weight through aimc_device_pulse. */
@@ -734,21 +718,6 @@ static void pulse_row(const pulse_job_t *jb, int64_t i, row_buf_t *rb, uint64_t 
   }
 }
 
-static void free_row_buf(row_buf_t *rb) {
-  free(rb->blocks);
-  free(rb->z);
-  free(rb->off);
-  free(rb->zpos);
-  free(rb->total);
-  free(rb->cnt);
-  free(rb->nwc);
-  free(rb->live_c);
-  free(rb->pj);
-  free(rb->wn);
-  free(rb->wn1);
-  free(rb->wn2);
-}
-
 /* Normal blocks one row of a chunk can need: a weight's pulses in a chunk of
  * `chunk` samples with trains of nw words number at most 32 nw per sample,
  * which start anywhere in a block (one block more) and may cross into one
@@ -761,20 +730,21 @@ static int64_t row_blocks_cap(int64_t cols, int64_t chunk, int32_t nw) {
   return cols > NORMAL_BLOCKS_CAP / per_weight ? NORMAL_BLOCKS_CAP : cols * per_weight;
 }
 
-static int alloc_row_buf(row_buf_t *rb, int64_t cols, int64_t chunk, int32_t nw) {
+static int carve_row_buf(aimc_cpu_arena_t *ar, row_buf_t *rb, int64_t cols, int64_t chunk,
+                         int32_t nw) {
   rb->cap = row_blocks_cap(cols, chunk, nw);
-  rb->blocks = malloc((size_t)(rb->cap + 2) * sizeof *rb->blocks);
-  rb->z = malloc((size_t)(4 * rb->cap) * sizeof *rb->z);
-  rb->off = malloc((size_t)cols * sizeof *rb->off);
-  rb->zpos = malloc((size_t)cols * sizeof *rb->zpos);
-  rb->total = malloc((size_t)cols * sizeof *rb->total);
-  rb->cnt = malloc((size_t)cols * (size_t)chunk * sizeof *rb->cnt);
-  rb->nwc = malloc((size_t)chunk * sizeof *rb->nwc);
-  rb->live_c = malloc((size_t)chunk * sizeof *rb->live_c);
-  rb->pj = malloc((size_t)cols * sizeof *rb->pj);
-  rb->wn = malloc((size_t)cols * sizeof *rb->wn);
-  rb->wn1 = malloc((size_t)cols * sizeof *rb->wn1);
-  rb->wn2 = malloc((size_t)cols * sizeof *rb->wn2);
+  rb->blocks = aimc_cpu_carve(ar, (size_t)(rb->cap + 2) * sizeof *rb->blocks);
+  rb->z = aimc_cpu_carve(ar, (size_t)(4 * rb->cap) * sizeof *rb->z);
+  rb->off = aimc_cpu_carve(ar, (size_t)cols * sizeof *rb->off);
+  rb->zpos = aimc_cpu_carve(ar, (size_t)cols * sizeof *rb->zpos);
+  rb->total = aimc_cpu_carve(ar, (size_t)cols * sizeof *rb->total);
+  rb->cnt = aimc_cpu_carve(ar, (size_t)cols * (size_t)chunk * sizeof *rb->cnt);
+  rb->nwc = aimc_cpu_carve(ar, (size_t)chunk * sizeof *rb->nwc);
+  rb->live_c = aimc_cpu_carve(ar, (size_t)chunk * sizeof *rb->live_c);
+  rb->pj = aimc_cpu_carve(ar, (size_t)cols * sizeof *rb->pj);
+  rb->wn = aimc_cpu_carve(ar, (size_t)cols * sizeof *rb->wn);
+  rb->wn1 = aimc_cpu_carve(ar, (size_t)cols * sizeof *rb->wn1);
+  rb->wn2 = aimc_cpu_carve(ar, (size_t)cols * sizeof *rb->wn2);
   return rb->blocks && rb->z && rb->off && rb->zpos && rb->total && rb->cnt && rb->nwc && rb->live_c && rb->pj && rb->wn &&
          rb->wn1 && rb->wn2;
 }
@@ -791,7 +761,7 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
   jb.u = u;
   jb.pl = pl;
   jb.s = s;
-  jb.ops = aimc_cpu_simd();
+  jb.ops = pl->ops;
   jb.key = tp->key;
   jb.sub = aimc_update_streams(a->array, a->call).pulse;
   jb.t = t;
@@ -806,32 +776,17 @@ static void apply_pulses(aimc_state_t *st, const aimc_update_args_t *a, int64_t 
   jb.array = a->array;
   jb.write_call = a->write_call;
   jb.tp = tp;
-  int64_t rows = st->rows, cols = st->cols;
+  int64_t rows = st->rows;
   uint64_t up_total = 0, down_total = 0;
-#pragma omp parallel if (inner) num_threads(nt) reduction(+ : up_total, down_total)
-  {
-    /* without the buffers (out of memory) every weight streams as before;
-     * a thread that updates whole tiles keeps its buffers from tile to tile */
-    row_buf_t own, *rbp = &own;
-    int buffered;
-    if (!inner) {
-      if (!s->rb_ready && !(s->rb_ready = alloc_row_buf(&s->rb, cols, pl->chunk, pl->nw)))
-        free_row_buf(&s->rb);
-      rbp = &s->rb;
-      buffered = s->rb_ready;
-    } else {
-      buffered = alloc_row_buf(&own, cols, nb, pl->nw);
-    }
-    row_buf_t rb = *rbp;
+  if (!inner) {
+    for (int64_t i = 0; i < rows; ++i) pulse_row(&jb, i, &s->rb[0], &up_total, &down_total);
+  } else {
+#pragma omp parallel num_threads(nt) reduction(+ : up_total, down_total)
+    {
+      row_buf_t *rb = &s->rb[omp_get_thread_num()]; /* one per thread of the team */
 #pragma omp for schedule(dynamic, 4)
-    for (int64_t i = 0; i < rows; ++i) {
-      if (buffered) {
-        pulse_row(&jb, i, &rb, &up_total, &down_total);
-      } else {
-        for (int64_t j = 0; j < cols; ++j) pulse_weight(&jb, i, j, &up_total, &down_total);
-      }
+      for (int64_t i = 0; i < rows; ++i) pulse_row(&jb, i, rb, &up_total, &down_total);
     }
-    if (inner) free_row_buf(&rb);
   }
   stats[t].pulses_up += up_total;
   stats[t].pulses_down += down_total;
@@ -876,30 +831,29 @@ static void update_tile(aimc_state_t *st, const aimc_update_args_t *a, int64_t t
 aimc_status_t aimc_cpu_update(aimc_context_t *ctx, aimc_state_t *st, const aimc_update_args_t *a,
                               aimc_tile_stats_t *stats) {
   int nt = aimc_cpu_threads(ctx, st->n_tiles * st->rows * st->cols * a->batch);
-  plan_t pl = make_plan(st, a);
+  plan_t pl = make_plan(aimc_cpu_env(ctx), st, a);
+  /* many tiles: whole tiles per thread, one scratch each; else the lines
+   * and rows of each tile split over the threads (inner regions) */
   int tile_parallel = st->n_tiles >= nt;
   int n_scratch = tile_parallel ? nt : 1;
-  scratch_t *s = calloc((size_t)n_scratch, sizeof *s);
-  int ok = s != NULL;
-  for (int k = 0; ok && k < n_scratch; ++k) {
-    ok = alloc_scratch(&s[k], st, a->batch, &pl, tile_parallel ? 1 : nt);
-    if (!ok)
-      for (int m = 0; m < k; ++m) free_scratch(&s[m]);
-  }
-  if (!ok) {
-    free(s);
+  aimc_cpu_arena_t *ar = aimc_cpu_arena_take(ctx);
+  scratch_t *s = ar ? carve_scratches(ar, st, a->batch, &pl, n_scratch, tile_parallel ? 1 : nt)
+                    : NULL;
+  if (!s) {
+    if (ar) aimc_cpu_arena_give(ctx, ar);
     return aimc_error(ctx, AIMC_ERR_OUT_OF_MEMORY,
                       "out of host memory for the update scratch buffers (%d x %lld samples)",
                       n_scratch, (long long)pl.chunk);
   }
-  if (tile_parallel) {
+  if (nt == 1) {
+    for (int64_t t = 0; t < st->n_tiles; ++t) update_tile(st, a, t, &pl, &s[0], stats, 0, 1);
+  } else if (tile_parallel) {
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t t = 0; t < st->n_tiles; ++t)
       update_tile(st, a, t, &pl, &s[omp_get_thread_num()], stats, 0, 1);
   } else {
     for (int64_t t = 0; t < st->n_tiles; ++t) update_tile(st, a, t, &pl, &s[0], stats, 1, nt);
   }
-  for (int k = 0; k < n_scratch; ++k) free_scratch(&s[k]);
-  free(s);
+  aimc_cpu_arena_give(ctx, ar);
   return AIMC_OK;
 }
