@@ -43,6 +43,16 @@ def step(model, x, t, opt):
     return y.detach(), x.grad.detach()
 
 
+def assert_trains_like_torch(ref, ana, x, t, lr, steps=1):
+    """Outputs, input gradients and the weights after `steps` SGD steps equal."""
+    for _ in range(steps):
+        y_ref, g_ref = step(ref, x, t, torch.optim.SGD(ref.parameters(), lr=lr))
+        y_ana, g_ana = step(ana, x, t, AnalogSGD(ana.parameters(), lr=lr))
+        torch.testing.assert_close(y_ana, y_ref, **TOL)
+        torch.testing.assert_close(g_ana, g_ref, **TOL)
+    torch.testing.assert_close(ana.weight, ref.weight.data, **TOL)
+
+
 def tile_weights(layer):
     """[T, rows, cols] as the tiles hold them (W / alpha)."""
     g = layer.analog_tiles
@@ -64,25 +74,14 @@ def test_scaled_linear_equals_nn_linear(columnwise, max_tile_size):
     real = peak[peak > 0]
     torch.testing.assert_close(real, torch.full_like(real, 0.6))
     assert not torch.allclose(ana.analog_tiles.scales, torch.ones(1))
-    x, t = torch.randn(5, 19), torch.randn(5, 13)
-    for _ in range(2):
-        y_ref, g_ref = step(ref, x, t, torch.optim.SGD(ref.parameters(), lr=0.1))
-        y_ana, g_ana = step(ana, x, t, AnalogSGD(ana.parameters(), lr=0.1))
-        torch.testing.assert_close(y_ana, y_ref, **TOL)
-        torch.testing.assert_close(g_ana, g_ref, **TOL)
-    torch.testing.assert_close(ana.weight, ref.weight.data, **TOL)
+    assert_trains_like_torch(ref, ana, torch.randn(5, 19), torch.randn(5, 13), lr=0.1, steps=2)
 
 
 def test_scaled_conv2d_equals_nn_conv2d():
     torch.manual_seed(1)
     ref = nn.Conv2d(3, 4, 3, stride=2, padding=1)
     ana = pair(ref, scaled(0.8), max_tile_size=10)
-    x, t = torch.randn(2, 3, 9, 8), torch.randn(2, 4, 5, 4)
-    y_ref, g_ref = step(ref, x, t, torch.optim.SGD(ref.parameters(), lr=0.05))
-    y_ana, g_ana = step(ana, x, t, AnalogSGD(ana.parameters(), lr=0.05))
-    torch.testing.assert_close(y_ana, y_ref, **TOL)
-    torch.testing.assert_close(g_ana, g_ref, **TOL)
-    torch.testing.assert_close(ana.weight, ref.weight.data, **TOL)
+    assert_trains_like_torch(ref, ana, torch.randn(2, 3, 9, 8), torch.randn(2, 4, 5, 4), lr=0.05)
 
 
 def test_lr_compensation_scales_the_step_by_alpha():
