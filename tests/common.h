@@ -40,6 +40,15 @@ static inline void test_fill(test_rng_t *r, float *v, size_t n, float lo, float 
   for (size_t i = 0; i < n; ++i) v[i] = test_uniform(r, lo, hi);
 }
 
+/* FNV-1a hash of bytes, continuing from h (TEST_FNV_START for a new one): a
+ * short fingerprint of weights or statistics to compare runs bit for bit. */
+#define TEST_FNV_START 1469598103934665603ull
+static inline uint64_t test_fnv(const void *p, size_t bytes, uint64_t h) {
+  const unsigned char *c = p;
+  for (size_t k = 0; k < bytes; ++k) h = (h ^ c[k]) * 1099511628211ull;
+  return h;
+}
+
 static inline aimc_context_t *test_context(int n_threads, uint64_t seed) {
   aimc_context_desc_t cd;
   aimc_context_desc_default(&cd);

@@ -439,12 +439,6 @@ Test(simd, write_noise_normals_match_aimc_normal1) {
 
 /* ---- Every operation through the API, each path and thread count --------- */
 
-static uint64_t fnv(const void *p, size_t bytes, uint64_t h) {
-  const unsigned char *c = p;
-  for (size_t k = 0; k < bytes; ++k) h = (h ^ c[k]) * 1099511628211ull;
-  return h;
-}
-
 typedef struct scenario {
   aimc_algorithm_t algo;
   aimc_device_model_t model;
@@ -511,22 +505,22 @@ static uint64_t run_scenario(const scenario_t *sc, int threads) {
   test_fill(&r, x, nx, -1.0f, 1.0f);
   test_fill(&r, d, nd, -1.0f, 1.0f);
   for (size_t k = 0; k < nx; k += 5) x[k] = 0.0f;
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = TEST_FNV_START;
   for (int step = 0; step < 3; ++step) {
     CK(aimc_tiles_update(t, x, d, B));
     CK(aimc_tiles_get_weights(t, w));
-    h = fnv(w, nw * sizeof *w, h);
+    h = test_fnv(w, nw * sizeof *w, h);
     CK(aimc_tiles_forward(t, x, y, B));
-    h = fnv(y, nd * sizeof *y, h);
+    h = test_fnv(y, nd * sizeof *y, h);
     CK(aimc_tiles_backward(t, d, y, B));
-    h = fnv(y, nx * sizeof *y, h);
+    h = test_fnv(y, nx * sizeof *y, h);
   }
   if (sc->io_variant == 3) { /* the case is there to repeat passes: make sure it does */
     aimc_tile_stats_t stats[3];
     CK(aimc_tiles_get_stats(t, stats));
     cr_assert_gt(stats[0].forward_passes, stats[0].forward_samples,
                  "io variant 3 made no bound-management repeat");
-    h = fnv(stats, sizeof stats, h);
+    h = test_fnv(stats, sizeof stats, h);
   }
   free(x), free(d), free(y), free(w);
   aimc_tiles_destroy(t);
@@ -626,7 +620,7 @@ Test(simd, reram_presets) {
         test_fill(&r, d, sizeof d / sizeof d[0], -1.0f, 1.0f);
         for (int s = 0; s < 40; ++s) CK(aimc_tiles_update(t, x, d, B));
         CK(aimc_tiles_get_weights(t, w));
-        uint64_t h = fnv(w, sizeof w, 1469598103934665603ull);
+        uint64_t h = test_fnv(w, sizeof w, TEST_FNV_START);
         if (p < 0 && threads == 1) ref = h;
         cr_assert_eq(h, ref, "algorithm %d: path %s, %d threads differs", algos[a],
                      p < 0 ? "portable" : ops[p]->name, threads);
@@ -697,12 +691,12 @@ static uint64_t run_sparse(const sparse_case_t *sc, int threads, int *changed) {
   size_t nw = (size_t)SP_TILES * SP_ROWS * SP_COLS;
   float *x = test_alloc(nx), *d = test_alloc(nd), *w = test_alloc(nw), *w0 = test_alloc(nw);
   test_rng_t r = {31};
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = TEST_FNV_START;
   for (int step = 0; step < 3; ++step) {
     sparse_inputs(&r, x, d);
     CK(aimc_tiles_update(t, x, d, SP_B));
     CK(aimc_tiles_get_weights(t, w));
-    h = fnv(w, nw * sizeof *w, h);
+    h = test_fnv(w, nw * sizeof *w, h);
   }
   /* one sample, one input and one output line: only weight (SP_I, SP_J)
    * of tile 0 can take a pulse */
@@ -717,12 +711,12 @@ static uint64_t run_sparse(const sparse_case_t *sc, int threads, int *changed) {
     if (k != (size_t)SP_I * SP_COLS + SP_J)
       cr_assert(memcmp(&w[k], &w0[k], sizeof *w) == 0, "weight %zu moved without a pulse", k);
   if (changed) *changed = memcmp(&w[SP_I * SP_COLS + SP_J], &w0[SP_I * SP_COLS + SP_J], 4) != 0;
-  h = fnv(w, nw * sizeof *w, h);
+  h = test_fnv(w, nw * sizeof *w, h);
   aimc_tile_stats_t stats[SP_TILES];
   CK(aimc_tiles_get_stats(t, stats));
   for (int k = 0; k < SP_TILES; ++k) {
-    h = fnv(&stats[k].pulses_up, sizeof stats[k].pulses_up, h);
-    h = fnv(&stats[k].pulses_down, sizeof stats[k].pulses_down, h);
+    h = test_fnv(&stats[k].pulses_up, sizeof stats[k].pulses_up, h);
+    h = test_fnv(&stats[k].pulses_down, sizeof stats[k].pulses_down, h);
   }
   free(x), free(d), free(w), free(w0);
   aimc_tiles_destroy(t);

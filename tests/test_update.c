@@ -526,14 +526,20 @@ Test(signs, zero_samples_and_zero_rate_do_nothing) {
 
 /* ---- Chunking --------------------------------------------------------------- */
 
-static void run_noisy_updates(float *w, float *h, aimc_tile_stats_t *st) {
-  aimc_context_t *ctx = test_context(2, 9);
+/* n_tiles tiles of ReRamSB (cycle-to-cycle and write noise), learning rate 0.2. */
+static aimc_tiles_t *reram_tiles(aimc_context_t *ctx, int64_t n_tiles, int32_t rows,
+                                 int32_t cols) {
   aimc_tiles_desc_t td;
   aimc_tiles_desc_default(&td);
-  td.n_tiles = 3, td.rows = 8, td.cols = 9;
-  aimc_device_desc_preset(&td.config.device, AIMC_PRESET_RERAM_SB); /* c2c and write noise */
+  td.n_tiles = n_tiles, td.rows = rows, td.cols = cols;
+  aimc_device_desc_preset(&td.config.device, AIMC_PRESET_RERAM_SB);
   td.config.update.learning_rate = 0.2f;
-  aimc_tiles_t *t = test_tiles(ctx, &td);
+  return test_tiles(ctx, &td);
+}
+
+static void run_noisy_updates(float *w, float *h, aimc_tile_stats_t *st) {
+  aimc_context_t *ctx = test_context(2, 9);
+  aimc_tiles_t *t = reram_tiles(ctx, 3, 8, 9);
   enum { B = 37 };
   float x[3 * B * 9], d[3 * B * 8];
   test_rng_t r = {61};
@@ -573,12 +579,7 @@ Test(chunking, results_do_not_depend_on_chunk_size) {
  * (aimc_refresh_visible) at the end. Same bits. */
 static uint64_t run_sparse_noisy(aimc_tile_stats_t *st) {
   aimc_context_t *ctx = test_context(1, 9);
-  aimc_tiles_desc_t td;
-  aimc_tiles_desc_default(&td);
-  td.n_tiles = 1, td.rows = 6, td.cols = 64;
-  aimc_device_desc_preset(&td.config.device, AIMC_PRESET_RERAM_SB); /* c2c and write noise */
-  td.config.update.learning_rate = 0.2f;
-  aimc_tiles_t *t = test_tiles(ctx, &td);
+  aimc_tiles_t *t = reram_tiles(ctx, 1, 6, 64);
   enum { B = 3 };
   float x[B * 64], d[B * 6], w[6 * 64];
   test_rng_t r = {63};
@@ -589,9 +590,7 @@ static uint64_t run_sparse_noisy(aimc_tile_stats_t *st) {
   CK(aimc_tiles_get_stats(t, st));
   aimc_tiles_destroy(t);
   aimc_context_destroy(ctx);
-  uint64_t h = 1469598103934665603ull;
-  for (size_t k = 0; k < sizeof w; ++k) h = (h ^ ((const unsigned char *)w)[k]) * 1099511628211ull;
-  return h;
+  return test_fnv(w, sizeof w, TEST_FNV_START);
 }
 
 Test(chunking, sparse_write_noise_matches_the_per_weight_rule) {
@@ -647,9 +646,8 @@ static void run_interleaved(int threads, int shared, uint64_t *ha, uint64_t *hb,
   CK(aimc_tiles_get_weights(b, wb));
   CK(aimc_tiles_get_stats(a, sa));
   *pulses = sa[0].pulses_up + sa[0].pulses_down + sa[1].pulses_up + sa[1].pulses_down;
-  *ha = *hb = 1469598103934665603ull;
-  for (size_t k = 0; k < sizeof wa; ++k) *ha = (*ha ^ ((unsigned char *)wa)[k]) * 1099511628211ull;
-  for (size_t k = 0; k < sizeof wb; ++k) *hb = (*hb ^ ((unsigned char *)wb)[k]) * 1099511628211ull;
+  *ha = test_fnv(wa, sizeof wa, TEST_FNV_START);
+  *hb = test_fnv(wb, sizeof wb, TEST_FNV_START);
   aimc_tiles_destroy(a);
   aimc_tiles_destroy(b);
   aimc_context_destroy(ctx_a);
